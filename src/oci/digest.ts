@@ -1,0 +1,49 @@
+// Digests: the OCI grammar, the algorithms we can verify, and hashing helpers.
+import { createHash, type Hash } from 'node:crypto';
+import { RegistryError } from './errors.js';
+
+export const ALGORITHMS = { sha256: 64, sha512: 128 } as const;
+export type Algorithm = keyof typeof ALGORITHMS;
+
+export interface Digest {
+  algorithm: Algorithm;
+  hex: string;
+  /** `algorithm:hex`, as written on the wire. */
+  text: string;
+}
+
+/** Parses a digest, or returns undefined when it is not one we can verify. */
+export function parseDigest(text: string): Digest | undefined {
+  const colon = text.indexOf(':');
+  if (colon < 0) return undefined;
+  const algorithm = text.slice(0, colon);
+  const hex = text.slice(colon + 1);
+  if (!Object.hasOwn(ALGORITHMS, algorithm)) return undefined;
+  const length = ALGORITHMS[algorithm as Algorithm];
+  if (hex.length !== length || !/^[a-f0-9]+$/.test(hex)) return undefined;
+  return { algorithm: algorithm as Algorithm, hex, text };
+}
+
+/** Parses a digest from a request, throwing DIGEST_INVALID with the reason. */
+export function requireDigest(text: string | undefined, what = 'digest'): Digest {
+  if (!text) throw new RegistryError('DIGEST_INVALID', `${what} is missing`);
+  const digest = parseDigest(text);
+  if (!digest) {
+    throw new RegistryError('DIGEST_INVALID', `${what} "${truncate(text)}" is not a valid sha256 or sha512 digest`, {
+      detail: { digest: truncate(text) },
+    });
+  }
+  return digest;
+}
+
+export function createDigester(algorithm: Algorithm = 'sha256'): Hash {
+  return createHash(algorithm);
+}
+
+export function digestOf(data: Uint8Array | string, algorithm: Algorithm = 'sha256'): string {
+  return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
+}
+
+function truncate(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}

@@ -1,0 +1,26 @@
+// The one interface every scenario implements. Metadata is data, so help text and the README table
+// come from the same place as the behaviour.
+import type { Handler } from '../server/context.js';
+import type { Operation } from '../server/routes.js';
+
+export interface ParameterDoc {
+  name: string;
+  description: string;
+  example: string;
+}
+
+export type RepositoryOperation = Exclude<Operation, 'base' | 'catalog'>;
+
+export interface Scenario {
+  /** The name in logs and help, and the `broken/<name>` repository it owns (unless it is the proxy). */
+  readonly name: string;
+  readonly summary: string;
+  /** The example tag a user would pull, shown in help text. */
+  readonly example: string;
+  readonly parameters: readonly ParameterDoc[];
+  /** Whether repositories below `broken/<name>/` belong to it too. */
+  readonly nested: boolean;
+  readonly operations: Partial<Record<RepositoryOperation, Handler>>;
+  /** Why an operation the scenario does not offer is refused (e.g. where pushes go). */
+  unsupported?(operation: RepositoryOperation, name: string): string;
+}

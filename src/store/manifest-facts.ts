@@ -1,0 +1,52 @@
+// What the registry reads from a manifest it stores: its subject and the descriptor the referrers API
+// lists. Manifests are stored whatever their content, so anything unreadable simply has no subject.
+import { parseDigest, type Digest } from '../oci/digest.js';
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface ManifestFacts {
+  subject?: Digest;
+  descriptor: Descriptor;
+}
+
+export function describeManifest(bytes: Buffer, mediaType: string, digest: string): ManifestFacts {
+  const descriptor: Descriptor = { mediaType, digest, size: bytes.length };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return { descriptor };
+  }
+  if (!isObject(parsed)) return { descriptor };
+  const artifactType = stringField(parsed, 'artifactType') ?? (isObject(parsed.config) ? stringField(parsed.config, 'mediaType') : undefined);
+  if (artifactType) descriptor.artifactType = artifactType;
+  if (isObject(parsed.annotations)) descriptor.annotations = parsed.annotations as Record<string, string>;
+  const subjectDigest = isObject(parsed.subject) ? stringField(parsed.subject, 'digest') : undefined;
+  const subject = subjectDigest ? parseDigest(subjectDigest) : undefined;
+  return subject ? { subject, descriptor } : { descriptor };
+}
+
+/** The mediaType a manifest names for itself, if any. */
+export function declaredMediaType(bytes: Buffer): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(bytes.toString('utf8'));
+    return isObject(parsed) ? stringField(parsed, 'mediaType') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function stringField(object: Record<string, unknown>, key: string): string | undefined {
+  const value = object[key];
+  return typeof value === 'string' ? value : undefined;
+}

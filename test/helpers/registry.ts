@@ -1,0 +1,54 @@
+// Starts a real broken-reg server on 127.0.0.1 with an OS-assigned port and a temp store, and stops
+// it (and removes the store) when the test ends.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { buildRegistry } from '../../src/server/registry.js';
+import { listen, type RunningServer } from '../../src/server/listen.js';
+import type { RequestLogEntry } from '../../src/server/log.js';
+import { resolveServeConfig, type ServeConfig } from '../../src/config.js';
+import type { Clock } from '../../src/clock.js';
+import type { ServerDeps } from '../../src/server/context.js';
+
+export interface TestRegistry {
+  url: string;
+  /** host:port, as clients name the registry. */
+  host: string;
+  port: number;
+  storeDir: string;
+  deps: ServerDeps;
+  logs: RequestLogEntry[];
+  server: RunningServer;
+  /** Stops the server (the store stays, for restart tests). */
+  stop(): Promise<void>;
+}
+
+export async function makeTempDir(t: TestContext | undefined, prefix = 'broken-reg-test-'): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  t?.after(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface StartOptions {
+  storeDir?: string;
+  config?: Partial<ServeConfig>;
+  clock?: Clock;
+  random?: () => number;
+}
+
+export async function startRegistry(t: TestContext, options: StartOptions = {}): Promise<TestRegistry> {
+  const storeDir = options.storeDir ?? (await makeTempDir(t));
+  const config: ServeConfig = { ...resolveServeConfig({ store: storeDir, port: '0' }, {}), ...options.config };
+  const logs: RequestLogEntry[] = [];
+  const { app, deps } = await buildRegistry({ config, log: (entry) => logs.push(entry), clock: options.clock, random: options.random });
+  const server = await listen(app, { host: '127.0.0.1', port: 0 });
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await server.close(0);
+  };
+  t.after(stop);
+  return { url: server.url, host: `127.0.0.1:${server.port}`, port: server.port, storeDir, deps, logs, server, stop };
+}
