@@ -1,0 +1,139 @@
+// How close is the broken/random generator to the bare cost of its work?
+//
+// Bare: the byte counts alone (randomFillSync, two sha256, zlib.crc32, a write stream), no tar or
+// gzip framing and no copies: about as fast as this work can go in Node.
+// Reference ("floor"): for each of 3 layers of 100 MiB, the simplest pipeline a person would write with
+// stock parts, independent of src/images/random: crypto.randomFillSync chunks -> tar-stream ->
+// sha256 -> zlib gzip level 0 -> sha256 -> fs.createWriteStream to a temp file.
+// Ours: the same 3 layers from RandomLayerStream (seeded PRNG, hand-framed tar and gzip, both sha256)
+// written to a temp file; then the whole generateRandomImage with a sink that hashes again, as the
+// store does. Prints the best of N runs (argv[2], default 2) and the ratio ours / floor.
+//
+//   node dist/bench/random-floor.js [runs]
+import { createHash, randomFillSync, type Hash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import tar from 'tar-stream';
+import { generateRandomImage, layerStream, type BlobSink, type RandomImageParams } from '../src/images/random/index.js';
+
+const PARAMS: RandomImageParams = { layers: 3, size: 100 * 1024 * 1024, seed: 0 };
+const CHUNK = 1024 * 1024;
+const MIB = 1024 * 1024;
+
+function hashing(hash: Hash): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+  });
+}
+
+function* randomChunks(size: number): Generator<Buffer> {
+  for (let left = size; left > 0; left -= CHUNK) yield randomFillSync(Buffer.allocUnsafe(Math.min(CHUNK, left)));
+}
+
+/** The floor: one layer through stock parts. */
+async function floorLayer(size: number, file: string): Promise<void> {
+  const tarHash = createHash('sha256');
+  const gzipHash = createHash('sha256');
+  const pack = tar.pack();
+  const written = pipeline(pack, hashing(tarHash), zlib.createGzip({ level: 0 }), hashing(gzipHash), fs.createWriteStream(file));
+  const entry = pack.entry({ name: 'random.bin', size, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 });
+  await pipeline(Readable.from(randomChunks(size)), entry);
+  pack.finalize();
+  await written;
+  tarHash.digest('hex');
+  gzipHash.digest('hex');
+}
+
+/** The bare floor: the same byte counts through randomFill, 2 sha256 and a CRC, to a file, no framing. */
+async function bareLayer(size: number, file: string): Promise<void> {
+  const tarHash = createHash('sha256');
+  const gzipHash = createHash('sha256');
+  let crc = 0;
+  function* chunks(): Generator<Buffer> {
+    for (let left = size + 1536; left > 0; left -= CHUNK) {
+      const chunk = randomFillSync(Buffer.allocUnsafe(Math.min(CHUNK, left)));
+      tarHash.update(chunk);
+      crc = zlib.crc32(chunk, crc);
+      gzipHash.update(chunk);
+      yield chunk;
+    }
+  }
+  await pipeline(Readable.from(chunks()), fs.createWriteStream(file));
+  tarHash.digest('hex');
+  gzipHash.digest('hex');
+}
+
+async function bare(dir: string): Promise<void> {
+  for (let i = 0; i < PARAMS.layers; i++) await bareLayer(PARAMS.size, path.join(dir, `bare-${i}.bin`));
+}
+
+async function floor(dir: string): Promise<void> {
+  for (let i = 0; i < PARAMS.layers; i++) await floorLayer(PARAMS.size, path.join(dir, `floor-${i}.tgz`));
+}
+
+/** Ours, the same work: each layer stream (which hashes tar and gzip itself) to a file. */
+async function oursLayers(dir: string): Promise<void> {
+  for (let i = 0; i < PARAMS.layers; i++) {
+    const stream = layerStream(PARAMS, i);
+    await pipeline(Readable.from(stream), fs.createWriteStream(path.join(dir, `ours-${i}.tgz`)));
+    if (!stream.digests) throw new Error('layer stream did not finish');
+  }
+}
+
+/** Ours, end to end: generateRandomImage into a sink that writes a file and hashes again, like the store. */
+async function oursImage(dir: string): Promise<void> {
+  let n = 0;
+  const sink: BlobSink = {
+    async writeBlob(stream) {
+      const hash = createHash('sha256');
+      let size = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          hash.update(chunk);
+          size += chunk.length;
+          callback(null, chunk);
+        },
+      });
+      await pipeline(Readable.from(stream), counter, fs.createWriteStream(path.join(dir, `image-${n++}`)));
+      return { digest: `sha256:${hash.digest('hex')}`, size };
+    },
+  };
+  await generateRandomImage(PARAMS, sink);
+}
+
+async function best(runs: number, label: string, work: (dir: string) => Promise<void>): Promise<number> {
+  let fastest = Infinity;
+  for (let run = 0; run < runs; run++) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'random-floor-'));
+    try {
+      const start = performance.now();
+      await work(dir);
+      fastest = Math.min(fastest, performance.now() - start);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const mib = (PARAMS.layers * PARAMS.size) / MIB;
+  console.log(`${label.padEnd(58)} ${(fastest / 1000).toFixed(3).padStart(7)} s  ${(mib / (fastest / 1000)).toFixed(0).padStart(5)} MiB/s`);
+  return fastest;
+}
+
+async function main(): Promise<void> {
+  const runs = Number(process.argv[2] ?? 2);
+  console.log(`layers-3_size-100m (${(PARAMS.layers * PARAMS.size) / MIB} MiB of content), best of ${runs}, ${os.cpus().length} CPUs, Node ${process.version}, load ${os.loadavg()[0]?.toFixed(1)}`);
+  const bareMs = await best(runs, 'bare: randomFill + 2 sha256 + crc32 + write, no framing', bare);
+  const floorMs = await best(runs, 'floor: randomFill + tar-stream + 2 sha256 + gzip -0 + write', floor);
+  const layersMs = await best(runs, 'ours: layerStream x3 (PRNG + tar + 2 sha256 + gzip) + write', oursLayers);
+  const imageMs = await best(runs, 'ours: generateRandomImage, sink hashing again + write', oursImage);
+  console.log(`ratio ours/floor: layers ${(layersMs / floorMs).toFixed(2)}, whole image ${(imageMs / floorMs).toFixed(2)}`);
+  console.log(`ratio ours/bare:  layers ${(layersMs / bareMs).toFixed(2)}, whole image ${(imageMs / bareMs).toFixed(2)}`);
+}
+
+await main();

@@ -1,0 +1,54 @@
+// The tar framing of a one-file layer, written byte by byte so it never changes:
+//
+//   [ustar header, 512 bytes][file content][zeros to a 512 multiple][two 512-byte zero blocks]
+//
+// The header is a POSIX ustar header for a regular file, mode 0644, uid/gid 0, no owner names, mtime 0.
+// Sizes past the 11 octal digits a ustar header holds (8 GiB) use the GNU base-256 form.
+
+export const TAR_BLOCK = 512;
+const END_OF_ARCHIVE = 2 * TAR_BLOCK;
+const MAX_OCTAL_SIZE = 8 ** 11 - 1;
+
+/** Bytes of a tar holding one file of `size` bytes. */
+export function tarLength(size: number): number {
+  return TAR_BLOCK + Math.ceil(size / TAR_BLOCK) * TAR_BLOCK + END_OF_ARCHIVE;
+}
+
+/** The 512-byte header of a regular file `name` of `size` bytes. */
+export function tarFileHeader(name: string, size: number): Buffer {
+  const nameBytes = Buffer.from(name, 'utf8');
+  if (nameBytes.length === 0 || nameBytes.length > 100) throw new RangeError(`tar name must be 1-100 bytes: ${name}`);
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`tar size must be a whole number of bytes: ${size}`);
+  const header = Buffer.alloc(TAR_BLOCK);
+  nameBytes.copy(header, 0); //                 name[100]
+  octal(header, 100, 8, 0o644); //              mode
+  octal(header, 108, 8, 0); //                  uid
+  octal(header, 116, 8, 0); //                  gid
+  if (size <= MAX_OCTAL_SIZE) octal(header, 124, 12, size); // size
+  else base256(header, 124, 12, size);
+  octal(header, 136, 12, 0); //                 mtime
+  header.fill(0x20, 148, 156); //               chksum: spaces while summing
+  header.write('0', 156, 'latin1'); //          typeflag: regular file
+  header.write('ustar\u000000', 257, 'latin1'); // magic "ustar\0", version "00"
+  octal(header, 329, 8, 0); //                  devmajor
+  octal(header, 337, 8, 0); //                  devminor
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 'latin1');
+  return header;
+}
+
+/** Writes value as zero-padded octal digits filling the field but its last byte, which stays NUL. */
+function octal(header: Buffer, offset: number, length: number, value: number): void {
+  header.write(value.toString(8).padStart(length - 1, '0'), offset, length - 1, 'latin1');
+}
+
+/** GNU base-256: the high bit of the first byte set, the value big-endian in the rest. */
+function base256(header: Buffer, offset: number, length: number, value: number): void {
+  let rest = BigInt(value);
+  for (let i = offset + length - 1; i > offset; i--) {
+    header[i] = Number(rest & 0xffn);
+    rest >>= 8n;
+  }
+  header[offset] = 0x80;
+}
