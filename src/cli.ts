@@ -8,15 +8,16 @@ import { CliError } from './commands/errors.js';
 import { UsageError } from './config.js';
 
 export function program(): Command {
-  return new Command('broken-reg')
+  const root = new Command('broken-reg')
     .description('A container image registry for testing: real clients pull and push, and it misbehaves on demand.')
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride()
     .addCommand(serveCommand())
     .addCommand(seedCommand())
     .addCommand(prepareCommand())
     .addCommand(inspectCommand());
+  // Added commands do not inherit these settings: every command throws instead of exiting.
+  for (const command of [root, ...root.commands]) command.exitOverride().showHelpAfterError('(run with --help for usage)');
+  return root;
 }
 
 /** Runs the CLI and returns the exit code: 0 success, 1 failure, 2 bad usage. */

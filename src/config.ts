@@ -1,6 +1,22 @@
 // Configuration for serve: defaults < environment < flags, validated once and passed down.
 import os from 'node:os';
 import path from 'node:path';
+import { UsageError } from './config-error.js';
+import { parseDuration } from './params/duration.js';
+import { parseSize } from './params/size.js';
+import { parseWarningRule, type WarningRule } from './server/warnings.js';
+import { MAX_SYNTHETIC_REPOS, syntheticRepositories, type CatalogOptions } from './registry/catalog.js';
+
+export { UsageError };
+
+export interface Limits {
+  /** Longest broken/timeout wait, in milliseconds. */
+  maxTimeoutMs: number;
+  /** Most layers a broken/random image may have. */
+  maxLayers: number;
+  /** Largest broken/random layer payload, in bytes. */
+  maxRandomSize: number;
+}
 
 export interface ServeConfig {
   host: string;
@@ -9,17 +25,21 @@ export interface ServeConfig {
   tlsCert?: string;
   tlsKey?: string;
   logFormat: 'text' | 'json';
+  limits: Limits;
+  catalog: CatalogOptions;
+  warnings: WarningRule[];
 }
 
 export const DEFAULT_PORT = 5000;
 export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_LIMITS: Limits = {
+  maxTimeoutMs: 60 * 60 * 1000,
+  maxLayers: 100,
+  maxRandomSize: 1024 ** 3,
+};
 
 export function defaultStore(env: NodeJS.ProcessEnv): string {
   return env.BLOB_DIR || path.join(os.homedir(), 'broken-reg');
-}
-
-export class UsageError extends Error {
-  readonly exitCode = 2;
 }
 
 export function parsePort(text: string, source: string): number {
@@ -34,6 +54,12 @@ export interface ServeFlags {
   tlsCert?: string;
   tlsKey?: string;
   logFormat?: string;
+  maxTimeout?: string;
+  maxLayers?: string;
+  maxRandomSize?: string;
+  catalogDelay?: string;
+  catalogRepos?: string;
+  warning?: string[];
 }
 
 export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): ServeConfig {
@@ -43,6 +69,8 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
   const tlsCert = flags.tlsCert ?? (env.CERT_FILE || undefined);
   const tlsKey = flags.tlsKey ?? (env.KEY_FILE || undefined);
   if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new UsageError('TLS needs both --tls-cert and --tls-key (or CERT_FILE and KEY_FILE)');
+  const catalogRepos = flags.catalogRepos ?? (env.V2_CATALOG_NUM_REPOS || undefined);
+  const catalogDelay = flags.catalogDelay ?? (env.V2_CATALOG_DELAY || undefined);
   return {
     host: flags.host ?? (env.BIND_HOST || DEFAULT_HOST),
     port: portText === undefined || portText === '' ? DEFAULT_PORT : parsePort(portText, flags.port ? '--port' : 'BIND_PORT'),
@@ -50,5 +78,46 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
     tlsCert,
     tlsKey,
     logFormat,
+    limits: {
+      maxTimeoutMs: flags.maxTimeout ? duration(flags.maxTimeout, '--max-timeout') : DEFAULT_LIMITS.maxTimeoutMs,
+      maxLayers: flags.maxLayers ? wholeNumber(flags.maxLayers, '--max-layers', 1, 10_000) : DEFAULT_LIMITS.maxLayers,
+      maxRandomSize: flags.maxRandomSize ? size(flags.maxRandomSize, '--max-random-size') : DEFAULT_LIMITS.maxRandomSize,
+    },
+    catalog: {
+      delayMs: catalogDelay ? duration(catalogDelay, flags.catalogDelay ? '--catalog-delay' : 'V2_CATALOG_DELAY') : 0,
+      synthetic:
+        catalogRepos === undefined
+          ? undefined
+          : syntheticRepositories(
+              wholeNumber(catalogRepos, flags.catalogRepos ? '--catalog-repos' : 'V2_CATALOG_NUM_REPOS', 0, MAX_SYNTHETIC_REPOS),
+            ),
+    },
+    warnings: (flags.warning ?? []).map(parseWarningRule),
   };
+}
+
+function duration(text: string, source: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (error) {
+    throw new UsageError(`${source}: ${(error as Error).message}`);
+  }
+  if (ms < 0) throw new UsageError(`${source}: "${text}" is negative`);
+  return ms;
+}
+
+function size(text: string, source: string): number {
+  try {
+    return parseSize(text);
+  } catch (error) {
+    throw new UsageError(`${source}: ${(error as Error).message}`);
+  }
+}
+
+function wholeNumber(text: string, source: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new UsageError(`${source}: "${text}" is not a whole number from ${min} to ${max}`);
+  }
+  return Number(text);
 }

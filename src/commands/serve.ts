@@ -6,6 +6,7 @@ import { buildRegistry } from '../server/registry.js';
 import { listen } from '../server/listen.js';
 import { formatJson, formatText } from '../server/log.js';
 import { CliError } from './errors.js';
+import { defaultScenarios } from '../scenarios/index.js';
 
 export function serveCommand(): Command {
   return new Command('serve')
@@ -16,18 +17,33 @@ export function serveCommand(): Command {
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (env CERT_FILE)')
     .option('--tls-key <file>', 'private key for --tls-cert (env KEY_FILE)')
     .addOption(new Option('--log-format <format>', 'request log format').choices(['text', 'json']).default('text'))
-    .addHelpText(
-      'after',
-      `
-Defaults: host 127.0.0.1, port 5000, store ~/broken-reg.
-Examples:
-  broken-reg serve --port 5000
-  BLOB_DIR=/tmp/reg broken-reg serve --host 0.0.0.0
-  skopeo copy --dest-tls-verify=false docker-archive:img.tar docker://localhost:5000/broken/prepared:img`,
-    )
+    .option('--max-timeout <duration>', 'longest broken/timeout wait accepted (default 1h)')
+    .option('--max-layers <n>', 'most layers a broken/random image may have (default 100)')
+    .option('--max-random-size <size>', 'largest broken/random layer, bytes or k/m/g (default 1g)')
+    .option('--catalog-delay <duration>', 'wait this long before answering /v2/_catalog (env V2_CATALOG_DELAY)')
+    .option('--catalog-repos <n>', 'answer /v2/_catalog with n synthetic repositories (env V2_CATALOG_NUM_REPOS)')
+    .option('--warning <probability:message>', 'add Warning: 299 - "message" to that share of responses (repeatable)', collect, [])
+    .addHelpText('after', () => `\n${scenarioHelp()}\n${EXAMPLES}`)
     .action(async (flags: ServeFlags) => {
       await serve(flags, process.env);
     });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+const EXAMPLES = `Defaults: host 127.0.0.1, port 5000, store ~/broken-reg. Durations use Go syntax (300ms, 1.5s, 2m).
+Examples:
+  broken-reg serve --port 5000
+  BLOB_DIR=/tmp/reg broken-reg serve --host 0.0.0.0 --warning 0.25:"registry is degraded"
+  docker pull localhost:5000/broken/error:503
+  skopeo copy --dest-tls-verify=false docker-archive:img.tar docker://localhost:5000/broken/prepared:img`;
+
+/** The scenario table, from the scenarios' own metadata. */
+export function scenarioHelp(): string {
+  const rows = defaultScenarios().scenarios.map((s) => `  ${s.example.padEnd(40)} ${s.summary}`);
+  return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows].join('\n');
 }
 
 async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<void> {

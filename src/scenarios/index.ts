@@ -4,6 +4,9 @@
 import { RegistryError } from '../oci/errors.js';
 import type { Scenario } from './scenario.js';
 import { preparedScenario } from './prepared.js';
+import { errorScenario } from './error.js';
+import { timeoutScenario } from './timeout.js';
+import { createRandomScenario } from './random.js';
 
 export const NAMESPACE = 'broken';
 
@@ -14,7 +17,8 @@ export interface ScenarioTable {
 }
 
 export function defaultScenarios(): ScenarioTable {
-  return { scenarios: [preparedScenario] };
+  // A fresh table per app: scenarios with state (random's generations in flight) are not shared.
+  return { scenarios: [errorScenario, timeoutScenario, createRandomScenario(), preparedScenario] };
 }
 
 export function resolveScenario(table: ScenarioTable, name: string): Scenario {

@@ -5,11 +5,12 @@ import { RegistryError } from '../oci/errors.js';
 import { requireName } from '../oci/reference.js';
 import { resolveScenario, type ScenarioTable } from '../scenarios/index.js';
 import type { RepositoryOperation } from '../scenarios/scenario.js';
-import { paginate, sendPage } from '../registry/discovery.js';
+import { answerCatalog } from '../registry/catalog.js';
 import type { RequestContext, ServerDeps } from './context.js';
 import { parseRoute, type Route } from './routes.js';
 import { pathOf, queryOf, sendJson } from './http.js';
 import { requestLogger, type RequestLog } from './log.js';
+import { warningHeaders } from './warnings.js';
 
 export interface AppOptions {
   deps: ServerDeps;
@@ -37,6 +38,7 @@ export function createApp({ deps, scenarios, log }: AppOptions): express.Express
   app.set('etag', false);
   app.set('query parser', false);
   app.use(requestLogger(log));
+  if (deps.config.warnings.length > 0) app.use(warningHeaders(deps.config.warnings, deps.random));
 
   app.use(async (req: Request, res: Response) => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
@@ -53,8 +55,7 @@ export function createApp({ deps, scenarios, log }: AppOptions): express.Express
       return;
     }
     if (match.route.operation === 'catalog') {
-      const page = paginate(await deps.store.listRepositories(), ctx.query, '/v2/_catalog');
-      sendPage(ctx, { repositories: page.items }, page);
+      await answerCatalog(ctx, deps.config.catalog);
       return;
     }
     const operation = match.route.operation;

@@ -1,0 +1,62 @@
+// Puts broken/random images into the store: the one path both `serve` and `seed` use, so both make
+// exactly the same blobs, manifest and digests.
+import type { Store } from '../store/store.js';
+import { generateRandomImage, formatRandomTag, type BlobSink, type RandomImageParams } from './random/index.js';
+import { MediaType } from '../oci/media-types.js';
+
+export const RANDOM_REPOSITORY = 'broken/random';
+
+export interface MaterializedImage {
+  tag: string;
+  digest: string;
+  /** False when the image was already in the store and nothing was generated. */
+  generated: boolean;
+}
+
+/** A sink that streams each blob into the store and links it to broken/random. */
+export function storeSink(store: Store, onBytes?: (bytes: number) => void): BlobSink {
+  return {
+    async writeBlob(stream) {
+      const counted = onBytes ? counting(stream, onBytes) : stream;
+      const blob = await store.ingestBlob(counted);
+      await store.linkBlob(RANDOM_REPOSITORY, blob.digest);
+      return { digest: blob.digest.text, size: blob.size };
+    },
+  };
+}
+
+/**
+ * Makes sure broken/random:<tag> is stored. The canonical tag (formatRandomTag) is checked first, so
+ * `layers-1_size-1k` and `size-1024_layers-1` share one generation; the requested tag is added too.
+ */
+export async function materializeRandomImage(
+  store: Store,
+  params: RandomImageParams,
+  tag: string,
+  onBytes?: (bytes: number) => void,
+): Promise<MaterializedImage> {
+  const canonical = formatRandomTag(params);
+  for (const existingTag of new Set([tag, canonical])) {
+    const existing = await store.getManifest(RANDOM_REPOSITORY, existingTag);
+    if (existing) {
+      await tagIfMissing(store, existing.bytes, existing.mediaType, [tag, canonical]);
+      return { tag, digest: existing.digest.text, generated: false };
+    }
+  }
+  const image = await generateRandomImage(params, storeSink(store, onBytes));
+  await tagIfMissing(store, image.manifest, MediaType.dockerManifest, [canonical, tag]);
+  return { tag, digest: image.manifestDigest, generated: true };
+}
+
+async function tagIfMissing(store: Store, manifest: Buffer, mediaType: string, tags: string[]): Promise<void> {
+  for (const tag of new Set(tags)) {
+    if (!(await store.resolveTag(RANDOM_REPOSITORY, tag))) await store.putManifest(RANDOM_REPOSITORY, manifest, mediaType, { tag });
+  }
+}
+
+async function* counting(stream: AsyncIterable<Uint8Array>, onBytes: (bytes: number) => void): AsyncIterable<Uint8Array> {
+  for await (const chunk of stream) {
+    onBytes(chunk.length);
+    yield chunk;
+  }
+}

@@ -1,0 +1,85 @@
+// broken/error:<status>: manifest requests answer that HTTP status in the OCI error envelope, with the
+// headers the status carries. broken/error/<status> answers it for blobs too (a blob URL has no tag).
+import { STATUS_CODES } from 'node:http';
+import { RegistryError } from '../oci/errors.js';
+import type { Handler, RequestContext } from '../server/context.js';
+import type { Scenario } from './scenario.js';
+
+interface ErrorAnswer {
+  code: string;
+  message: string;
+}
+
+/** The seed's five answers, kept exactly, and fitting OCI codes for the statuses clients care about. */
+const ANSWERS: Readonly<Record<number, ErrorAnswer>> = {
+  400: { code: 'MANIFEST_INVALID', message: 'Eww! That request looks bad, very bad... just awful.' },
+  401: { code: 'UNAUTHORIZED', message: 'authentication required' },
+  403: { code: 'FORBIDDEN', message: 'Fakereg: Access to this resource is forbidden' },
+  404: { code: 'MANIFEST_UNKNOWN', message: 'Looking for something?' },
+  405: { code: 'UNAUTHORIZED', message: 'Method not allowed' },
+  408: { code: 'TIMEOUT', message: 'request timed out' },
+  413: { code: 'TOO_LARGE', message: 'request entity too large' },
+  416: { code: 'RANGE_INVALID', message: 'requested range not satisfiable' },
+  429: { code: 'TOOMANYREQUESTS', message: 'too many requests' },
+  500: { code: 'INTERNAL_SERVER_ERROR', message: 'Working as intended... probably...' },
+  501: { code: 'NOT_IMPLEMENTED', message: 'not implemented' },
+  502: { code: 'BAD_GATEWAY', message: 'bad gateway' },
+  503: { code: 'UNAVAILABLE', message: 'service unavailable' },
+  504: { code: 'GATEWAY_TIMEOUT', message: 'gateway timeout' },
+};
+
+/** Seconds a 429 or 503 asks the client to wait. */
+export const RETRY_AFTER_SECONDS = 1;
+
+/** The error a status tag answers with: any status 400-599, anything else 501 "Huh?" as in the seed. */
+export function errorForStatus(tag: string, host: string, repository: string): RegistryError {
+  const status = /^[45]\d\d$/.test(tag) ? Number(tag) : undefined;
+  if (status === undefined) return new RegistryError('NOT_IMPLEMENTED', 'Huh?', { status: 501, detail: { tag: tag.slice(0, 130) } });
+  const answer = ANSWERS[status] ?? genericAnswer(status);
+  const headers: Record<string, string> = {};
+  if (status === 401) {
+    headers['WWW-Authenticate'] = `Bearer realm="http://${host}/token",service="broken-reg",scope="repository:${repository}:pull"`;
+  }
+  if (status === 429 || status === 503) headers['Retry-After'] = String(RETRY_AFTER_SECONDS);
+  return new RegistryError(answer.code, answer.message, { status, headers, detail: { status } });
+}
+
+function genericAnswer(status: number): ErrorAnswer {
+  const text = STATUS_CODES[status] ?? (status < 500 ? 'Client Error' : 'Server Error');
+  return { code: text.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_|_$/g, ''), message: `${status} ${text}, as asked` };
+}
+
+/** The status a request asks for: the tag of a manifest request, or the path below broken/error. */
+function statusOf(ctx: RequestContext): string {
+  const nested = ctx.route.name.split('/')[2];
+  if (nested !== undefined) return nested;
+  return ctx.route.operation.startsWith('manifest.') ? ctx.route.reference : '';
+}
+
+const answer: Handler = async (ctx) => {
+  throw errorForStatus(statusOf(ctx), ctx.req.headers.host ?? 'localhost', ctx.route.name);
+};
+
+const blobAnswer: Handler = async (ctx) => {
+  if (ctx.route.name.split('/').length < 3) {
+    throw new RegistryError('BLOB_UNKNOWN', 'blob URLs carry no tag: use broken/error/<status> to fail blob requests');
+  }
+  await answer(ctx);
+};
+
+export const errorScenario: Scenario = {
+  name: 'error',
+  summary: 'Manifest requests answer the HTTP status named by the tag (400-599), in the OCI error envelope.',
+  example: 'broken/error:404',
+  parameters: [
+    { name: '<status>', description: 'the HTTP status to answer, 400-599; anything else answers 501 "Huh?"', example: '503' },
+  ],
+  nested: true,
+  operations: {
+    'manifest.get': answer,
+    'manifest.head': answer,
+    'blob.get': blobAnswer,
+    'blob.head': blobAnswer,
+    'tags.list': answer,
+  },
+};

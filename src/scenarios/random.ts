@@ -1,0 +1,63 @@
+// broken/random:layers-X_size-Y[_seed-Z]: a generated image, the same for the same tag everywhere.
+// Generated on first request (once per image, however many clients ask at once), stored, and served
+// from the store from then on.
+import { RegistryError } from '../oci/errors.js';
+import { ParamError, describeTagSpec } from '../params/tag-params.js';
+import { parseRandomTag, randomTagSpec, formatRandomTag } from '../images/random/index.js';
+import { materializeRandomImage, RANDOM_REPOSITORY, type MaterializedImage } from '../images/random-store.js';
+import { getManifest, parseReference } from '../registry/manifests.js';
+import { getBlob } from '../registry/blobs.js';
+import { listTags } from '../registry/discovery.js';
+import type { Handler } from '../server/context.js';
+import type { Scenario } from './scenario.js';
+
+export function createRandomScenario(): Scenario {
+  /** Generations in progress, by canonical tag: later requests wait for the first. */
+  const inFlight = new Map<string, Promise<MaterializedImage>>();
+
+  const manifest: Handler = async (ctx) => {
+    const { tag } = parseReference(ctx.route.reference);
+    if (tag !== undefined) {
+      const params = paramsOf(tag, ctx.deps.config.limits);
+      const key = formatRandomTag(params);
+      let generation = inFlight.get(key);
+      if (!generation) {
+        generation = materializeRandomImage(ctx.deps.store, params, tag).finally(() => inFlight.delete(key));
+        inFlight.set(key, generation);
+      }
+      await generation;
+      if (tag !== key) await materializeRandomImage(ctx.deps.store, params, tag);
+    }
+    await getManifest(ctx);
+  };
+
+  return {
+    name: 'random',
+    summary: 'A generated Docker image of X layers of Y random bytes each, the same digests for the same tag.',
+    example: 'broken/random:layers-3_size-1024',
+    parameters: Object.entries(randomTagSpec()).map(([key, param]) => ({
+      name: key,
+      description: param.description ?? '',
+      example: key === 'layers' ? 'layers-3' : key === 'size' ? 'size-100m' : 'seed-7',
+    })),
+    nested: false,
+    operations: {
+      'manifest.get': manifest,
+      'manifest.head': manifest,
+      'blob.get': getBlob,
+      'blob.head': getBlob,
+      'tags.list': listTags,
+    },
+  };
+}
+
+function paramsOf(tag: string, limits: { maxLayers: number; maxRandomSize: number }) {
+  try {
+    return parseRandomTag(tag, limits);
+  } catch (error) {
+    if (!(error instanceof ParamError)) throw error;
+    throw new RegistryError('MANIFEST_INVALID', `${RANDOM_REPOSITORY}: ${error.message}`, {
+      detail: { tag, parameter: error.param, grammar: describeTagSpec(randomTagSpec(limits)) },
+    });
+  }
+}

@@ -1,0 +1,47 @@
+// broken/timeout:dur-<duration>: waits that long, then answers 408 TIMEOUT. The wait is a timer on the
+// injected clock, so thousands can hang at once, and it ends the moment the client hangs up.
+import { RegistryError } from '../oci/errors.js';
+import { parseDuration, formatDuration } from '../params/duration.js';
+import { parseTagParams, ParamError } from '../params/tag-params.js';
+import type { Handler } from '../server/context.js';
+import type { Scenario } from './scenario.js';
+
+export const TIMEOUT_MESSAGE = 'Timeout duration has elapsed!';
+
+/** The wait a tag asks for, in ms; MANIFEST_INVALID saying why when the tag is not `dur-<duration>`. */
+export function timeoutFor(tag: string, maxMs: number): number {
+  let ms: number;
+  try {
+    ({ dur: ms } = parseTagParams(tag, { dur: { required: true, parse: parseDuration } }));
+  } catch (error) {
+    const reason = error instanceof ParamError ? error.message : String(error);
+    throw new RegistryError('MANIFEST_INVALID', `broken/timeout needs a tag like dur-2s: ${reason}`, { detail: { tag } });
+  }
+  if (ms < 0) throw new RegistryError('MANIFEST_INVALID', `broken/timeout: dur must not be negative, got ${formatDuration(ms)}`);
+  if (ms > maxMs) {
+    throw new RegistryError('MANIFEST_INVALID', `broken/timeout: dur ${formatDuration(ms)} is longer than --max-timeout ${formatDuration(maxMs)}`, {
+      detail: { tag, maxMs },
+    });
+  }
+  return ms;
+}
+
+const wait: Handler = async (ctx) => {
+  const ms = timeoutFor(ctx.route.reference, ctx.deps.config.limits.maxTimeoutMs);
+  try {
+    await ctx.deps.clock.sleep(ms, ctx.signal);
+  } catch {
+    ctx.res.destroy(); // the client hung up: nothing to answer
+    return;
+  }
+  throw new RegistryError('TIMEOUT', TIMEOUT_MESSAGE, { detail: { duration: ctx.route.reference.slice(4) } });
+};
+
+export const timeoutScenario: Scenario = {
+  name: 'timeout',
+  summary: 'Manifest requests wait for the duration in the tag, then answer 408 TIMEOUT.',
+  example: 'broken/timeout:dur-30s',
+  parameters: [{ name: 'dur', description: 'how long to wait, Go duration syntax (300ms, 1.5s, 2m, 1h2m3s)', example: 'dur-2s' }],
+  nested: false,
+  operations: { 'manifest.get': wait, 'manifest.head': wait },
+};
