@@ -38,7 +38,9 @@ export interface StartOptions {
 }
 
 export async function startRegistry(t: TestContext, options: StartOptions = {}): Promise<TestRegistry> {
-  const storeDir = options.storeDir ?? (await makeTempDir(t));
+  // node:test runs after-hooks in the order they were added: the server stops before its store goes.
+  const ownStore = options.storeDir === undefined;
+  const storeDir = options.storeDir ?? (await makeTempDir(undefined));
   const config: ServeConfig = { ...resolveServeConfig({ store: storeDir, port: '0' }, {}), ...options.config };
   const logs: RequestLogEntry[] = [];
   const { app, deps } = await buildRegistry({ config, log: (entry) => logs.push(entry), clock: options.clock, random: options.random });
@@ -49,6 +51,9 @@ export async function startRegistry(t: TestContext, options: StartOptions = {}):
     stopped = true;
     await server.close(0);
   };
-  t.after(stop);
+  t.after(async () => {
+    await stop();
+    if (ownStore) await fs.rm(storeDir, { recursive: true, force: true });
+  });
   return { url: server.url, host: `127.0.0.1:${server.port}`, port: server.port, storeDir, deps, logs, server, stop };
 }
