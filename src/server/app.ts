@@ -91,7 +91,9 @@ function contextFor(req: Request, res: Response, route: Route, deps: ServerDeps)
 export function writeError(error: unknown, req: Request, res: Response): void {
   const registryError = toRegistryError(error, req);
   res.locals.errorCode = registryError.code;
-  if (res.headersSent || req.destroyed || !res.writable) {
+  // A request whose body was read to the end is also "destroyed"; only a cut-off one has no reader.
+  const cutOff = req.destroyed && !req.complete;
+  if (res.headersSent || cutOff || !res.writable) {
     res.destroy();
     return;
   }
@@ -108,7 +110,7 @@ function toRegistryError(error: unknown, req: Request): RegistryError {
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return new RegistryError('UNAVAILABLE', 'the store is out of space; nothing was kept');
   }
-  if (req.destroyed || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
+  if ((req.destroyed && !req.complete) || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
     return new RegistryError('BLOB_UPLOAD_INVALID', 'the request was cut off before it completed');
   }
   return new RegistryError('INTERNAL_SERVER_ERROR', 'internal error; see the server log');

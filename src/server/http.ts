@@ -23,7 +23,8 @@ export async function readBody(req: IncomingMessage, limit: number, what: string
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(what, limit);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  // Not destroyed when we stop early: the error response must still reach the client.
+  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) throw tooLarge(what, limit);
     chunks.push(chunk);

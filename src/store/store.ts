@@ -118,12 +118,14 @@ export class Store {
    */
   async putManifest(name: string, bytes: Buffer, mediaType: string, options: { tag?: string; expected?: Digest } = {}) {
     const algorithm = options.expected?.algorithm ?? 'sha256';
-    const blob = await this.putBlobBytes(bytes, algorithm);
-    if (options.expected && options.expected.text !== blob.digest.text) {
-      throw new RegistryError('DIGEST_INVALID', `manifest digest ${blob.digest.text} does not match ${options.expected.text}`, {
-        detail: { expected: options.expected.text, actual: blob.digest.text },
+    const actual = digestFromHash(algorithm, createHash(algorithm).update(bytes).digest('hex'));
+    // Checked before anything is written: a refused manifest leaves no blob behind.
+    if (options.expected && options.expected.text !== actual.text) {
+      throw new RegistryError('DIGEST_INVALID', `manifest digest ${actual.text} does not match ${options.expected.text}`, {
+        detail: { expected: options.expected.text, actual: actual.text },
       });
     }
+    const blob = await this.putBlobBytes(bytes, algorithm);
     const facts = describeManifest(bytes, mediaType, blob.digest.text);
     await writeFileAtomic(this.layout, this.layout.manifestRevision(name, blob.digest), JSON.stringify({ mediaType }));
     if (facts.subject) {
@@ -170,9 +172,16 @@ export class Store {
     return removeIfExists(this.layout.tag(name, tag));
   }
 
-  /** Tags of a repository, sorted; undefined when the repository does not exist. */
+  /**
+   * Tags of a repository, sorted; undefined when the repository does not exist. A directory that only
+   * holds nested repositories (broken/prepared when only broken/prepared/a was pushed) is not one.
+   */
   async listTags(name: string): Promise<string[] | undefined> {
-    if (!(await exists(this.layout.repository(name)))) return undefined;
+    const own = await fs.readdir(this.layout.repository(name)).catch((error) => {
+      if (isMissing(error)) return [] as string[];
+      throw error;
+    });
+    if (!own.some((entry) => entry.startsWith('_'))) return undefined;
     const tags = await fs.readdir(this.layout.tags(name)).catch((error) => {
       if (isMissing(error)) return [] as string[];
       throw error;

@@ -47,8 +47,13 @@ export class Uploads {
   /** The number of bytes received so far; BLOB_UPLOAD_UNKNOWN unless the session is the repository's. */
   async size(repository: string, uuid: string): Promise<number> {
     await this.requireSession(repository, uuid);
-    const stat = await fs.stat(this.dataPath(uuid));
-    return stat.size;
+    try {
+      return (await fs.stat(this.dataPath(uuid))).size;
+    } catch (error) {
+      // Finished or cancelled by a concurrent request between the two reads.
+      if (isMissing(error)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${uuid} is not known to this repository`);
+      throw error;
+    }
   }
 
   /**
@@ -121,8 +126,13 @@ export class Uploads {
     if (!UUID.test(uuid)) throw unknown;
     const text = await readTextIfExists(path.join(this.store.layout.upload(uuid), 'info.json'));
     if (text === undefined) throw unknown;
-    const info = JSON.parse(text) as UploadInfo;
-    if (info.repository !== repository) throw unknown;
+    let info: UploadInfo;
+    try {
+      info = JSON.parse(text) as UploadInfo;
+    } catch {
+      throw unknown; // a session file cut short by a crash: nothing to continue
+    }
+    if (info?.repository !== repository) throw unknown;
     return info;
   }
 
