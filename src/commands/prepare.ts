@@ -1,14 +1,134 @@
-// broken-reg prepare: imports images from tarballs into the store (not built yet).
+// broken-reg prepare: imports a docker save or OCI image-layout tarball (file or stdin) into
+// broken/prepared, then prints one line per tag: "<repo>:<tag> <digest>" (or JSON with --json).
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { Command } from 'commander';
+import { defaultStore } from '../config.js';
+import { Store } from '../store/store.js';
+import { createUi, type Ui } from '../ui.js';
+import { ImportError, PREPARED_ROOT, checkTarget, importTarball, type ImportResult } from '../images/import/index.js';
 import { CliError } from './errors.js';
+
+interface PrepareFlags {
+  tag?: string;
+  image?: string;
+  repo: string;
+  store?: string;
+  verify: boolean;
+  json?: boolean;
+}
 
 export function prepareCommand(): Command {
   return new Command('prepare')
-    .description('Import a docker save or OCI layout tarball into broken/prepared (not built yet).')
-    .argument('<tarball>', 'tarball path, or - for stdin')
-    .option('--tag <name>', 'tag to import as')
+    .description('Import a docker save or OCI image-layout tarball into broken/prepared.')
+    .argument('<tarball>', 'tarball path (may be gzipped), or - for stdin')
+    .option('--tag <name>', 'tag to import as (default: the tags the tarball names)')
+    .option('--image <ref>', 'choose one image of a tarball holding several (a RepoTag, ref.name or digest)')
+    .option('--repo <name>', `repository: ${PREPARED_ROOT} or ${PREPARED_ROOT}/<path>`, PREPARED_ROOT)
     .option('--store <dir>', 'store directory (env BLOB_DIR, default ~/broken-reg)')
-    .action(() => {
-      throw new CliError('prepare is not built yet');
+    .option('--no-verify', 'import as-is: no digest verification or completeness checks (to serve deliberately broken content)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Formats:
+  OCI image layout (oci-layout, index.json, blobs/): every manifest, index and blob is kept
+    byte-identical. One manifest in index.json gets the tag; several get --tag as one image index
+    (index.json itself), or their org.opencontainers.image.ref.name tags when --tag is not given;
+    --image picks one of them. Docker 25+ saves (index.json and manifest.json) are read this way.
+  docker save (manifest.json): each image becomes a Docker v2 schema 2 manifest with its config and
+    its uncompressed layers (application/vnd.docker.image.rootfs.diff.tar), checked against the
+    config's diff_ids. Tags are the tag part of each RepoTag (busybox:1.36 -> 1.36); with several
+    images, --tag needs --image to say which one it names.
+Nothing is written unless the whole import succeeds; a failed import leaves the store as it was.
+--no-verify skips digest and completeness checks, so broken content can be served on purpose.
+
+Exit codes: 0 imported, 1 bad or unreadable tarball, 2 bad usage.
+Examples:
+  docker save busybox:1.36 | broken-reg prepare -
+  skopeo copy docker://quay.io/libpod/alpine oci-archive:alpine.tar && broken-reg prepare alpine.tar --tag alpine
+  broken-reg prepare image.tar --tag broken --repo broken/prepared/team/app --no-verify`,
+    )
+    .action(async (tarball: string, flags: PrepareFlags) => {
+      await prepare(tarball, flags, process.stdin, process.env);
     });
+}
+
+async function prepare(tarball: string, flags: PrepareFlags, stdin: Readable, env: NodeJS.ProcessEnv): Promise<void> {
+  const ui = createUi();
+  try {
+    checkTarget(flags.repo, flags.tag);
+  } catch (error) {
+    throw asCliError(error);
+  }
+  const input = tarball === '-' ? stdin : await openFile(tarball);
+  const store = await Store.open(path.resolve(flags.store ?? defaultStore(env)));
+  const label = tarball === '-' ? 'stdin' : path.basename(tarball);
+  const progress = ui.progress(`Importing ${label}`);
+  const controller = new AbortController();
+  const interrupt = () => controller.abort();
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  let shown = 0;
+  try {
+    const result = await importTarball(store, input, {
+      repository: flags.repo,
+      verify: flags.verify,
+      signal: controller.signal,
+      ...(flags.tag !== undefined ? { tag: flags.tag } : {}),
+      ...(flags.image !== undefined ? { image: flags.image } : {}),
+      onProgress: (bytes) => {
+        if (bytes - shown < 8 << 20) return;
+        shown = bytes;
+        progress.update(`Importing ${label}: ${formatBytes(bytes)} read`);
+      },
+    });
+    progress.succeed(`Imported ${label}: ${formatBytes(result.bytesRead)}, ${result.images.length} tag(s), ${result.blobsAdded} new blob(s)`);
+    render(ui, result, Boolean(flags.json));
+  } catch (error) {
+    progress.fail(`Import of ${label} failed`);
+    throw asCliError(error);
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+}
+
+function render(ui: Ui, result: ImportResult, json: boolean): void {
+  if (json) {
+    ui.print(JSON.stringify(result, null, 2));
+    return;
+  }
+  for (const image of result.images) ui.print(`${image.reference} ${image.digest}`);
+  if (!result.verified) ui.note('broken-reg: imported without verification (--no-verify)');
+}
+
+async function openFile(file: string): Promise<Readable> {
+  try {
+    const handle = await fs.open(file, 'r');
+    if ((await handle.stat()).isDirectory()) {
+      await handle.close();
+      throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    }
+    return handle.createReadStream({ highWaterMark: 1 << 20 });
+  } catch (error) {
+    throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+function asCliError(error: unknown): unknown {
+  if (error instanceof ImportError) return new CliError(error.message, error.exitCode);
+  return error;
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
