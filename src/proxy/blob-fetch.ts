@@ -1,0 +1,175 @@
+// One upstream blob fetch, written to a temp file in the store while any number of clients read along
+// from that file. The fetch runs to the end whatever its readers do (a client hanging up does not stop
+// it); the digest is checked before the file is renamed into the store, and readers hold back the last
+// byte until then, so no client ever receives a complete body that does not match its digest.
+import fs from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { RegistryError } from '../oci/errors.js';
+import type { Digest } from '../oci/digest.js';
+import type { BlobInfo, Store } from '../store/store.js';
+import { tempPath } from '../store/atomic.js';
+
+export interface BlobSource {
+  /** Byte count the upstream announced, when it did. */
+  size?: number;
+  body: NodeJS.ReadableStream;
+  /** For messages: the upstream host. */
+  host: string;
+}
+
+type State = 'running' | 'done' | 'failed';
+
+/** How much of the most recently written data is kept in memory, so readers close behind need no disk read. */
+const RECENT_BYTES = 16 << 20;
+
+export class BlobFetch {
+  readonly tempPath: string;
+  state: State = 'running';
+  /** Bytes on disk in the temp file, readable by readers. */
+  written = 0;
+  size?: number;
+  error?: unknown;
+  result?: BlobInfo;
+  /** Settles when the blob is in the store (or the fetch failed). */
+  readonly done: Promise<BlobInfo>;
+  /** Settles when the upstream answered (size known) or the fetch failed. */
+  readonly started: Promise<void>;
+  /** The last chunks written, with their offsets: readers keeping up take bytes from here. */
+  private recent: { offset: number; bytes: Buffer }[] = [];
+  private recentSize = 0;
+  private changed!: Promise<void>;
+  private signalChange!: () => void;
+
+  constructor(store: Store, digest: Digest, open: () => Promise<BlobSource>, onStored: (info: BlobInfo) => Promise<void>) {
+    this.tempPath = tempPath(store.layout);
+    this.resetChange();
+    let markStarted!: () => void;
+    this.started = new Promise<void>((resolve) => (markStarted = resolve));
+    this.done = this.run(store, digest, open, markStarted, onStored);
+    this.done.catch(() => undefined);
+  }
+
+  /** Resolves at the next progress, completion or failure. */
+  nextChange(): Promise<void> {
+    return this.changed;
+  }
+
+  /** How far readers may read: everything once stored, else all but the last byte written. */
+  readableLimit(): number {
+    if (this.state === 'done') return this.written;
+    return Math.max(0, this.written - 1);
+  }
+
+  /** Up to length bytes at position from memory, as consecutive slices (never past readableLimit). */
+  recentSlices(position: number, length: number): Buffer[] {
+    const limit = Math.min(position + length, this.readableLimit());
+    const slices: Buffer[] = [];
+    let at = position;
+    for (const { offset, bytes } of this.recent) {
+      if (at >= limit) break;
+      if (at < offset || at >= offset + bytes.length) continue;
+      const slice = bytes.subarray(at - offset, Math.min(bytes.length, limit - offset));
+      slices.push(slice);
+      at += slice.length;
+    }
+    return slices;
+  }
+
+  private remember(chunks: Buffer[], offset: number): void {
+    let at = offset;
+    for (const bytes of chunks) {
+      this.recent.push({ offset: at, bytes });
+      at += bytes.length;
+      this.recentSize += bytes.length;
+    }
+    while (this.recentSize > RECENT_BYTES && this.recent.length > 1) {
+      this.recentSize -= this.recent.shift()?.bytes.length ?? 0;
+    }
+  }
+
+  private resetChange(): void {
+    this.changed = new Promise<void>((resolve) => (this.signalChange = resolve));
+  }
+
+  private notify(): void {
+    const signal = this.signalChange;
+    this.resetChange();
+    signal();
+  }
+
+  private async run(store: Store, digest: Digest, open: () => Promise<BlobSource>, started: () => void, onStored: (info: BlobInfo) => Promise<void>) {
+    let handle: fs.FileHandle | undefined;
+    try {
+      const source = await open();
+      this.size = source.size;
+      handle = await fs.open(this.tempPath, 'wx');
+      started();
+      const hash = createHash(digest.algorithm);
+      await pipeline(source.body, this.fileWriter(handle, hash));
+      await handle.close();
+      handle = undefined;
+      const actual = `${digest.algorithm}:${hash.digest('hex')}`;
+      if (actual !== digest.text || (this.size !== undefined && this.size !== this.written)) {
+        throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} sent a blob that does not match ${digest.text} (got ${actual}, ${this.written} bytes)`, {
+          detail: { upstream: source.host, expected: digest.text, actual },
+        });
+      }
+      const info = await store.adoptFile(this.tempPath, digest, this.written);
+      await onStored(info);
+      this.result = info;
+      this.state = 'done';
+      return info;
+    } catch (error) {
+      this.error = error;
+      this.state = 'failed';
+      throw error;
+    } finally {
+      await handle?.close().catch(() => undefined);
+      if (this.state !== 'done') await fs.rm(this.tempPath, { force: true }).catch(() => undefined);
+      this.recent = [];
+      this.recentSize = 0;
+      started();
+      this.notify();
+    }
+  }
+
+  /** Writes batches of chunks (whatever arrived while the last write ran) and hashes them in order. */
+  private fileWriter(handle: fs.FileHandle, hash: Hash): Writable {
+    const write = async (chunks: Buffer[]) => {
+      for (const chunk of chunks) hash.update(chunk);
+      const start = this.written;
+      let position = start;
+      let pending = chunks;
+      while (pending.length > 0) {
+        const { bytesWritten } = await handle.writev(pending, position);
+        position += bytesWritten;
+        pending = dropBytes(pending, bytesWritten);
+      }
+      this.remember(chunks, start);
+      this.written = position;
+      this.notify();
+    };
+    return new Writable({
+      highWaterMark: 8 << 20,
+      writev: (chunks, callback) => {
+        write(chunks.map((c) => c.chunk as Buffer)).then(() => callback(), callback);
+      },
+    });
+  }
+}
+
+function dropBytes(chunks: Buffer[], count: number): Buffer[] {
+  const rest: Buffer[] = [];
+  let skip = count;
+  for (const chunk of chunks) {
+    if (skip >= chunk.length) {
+      skip -= chunk.length;
+      continue;
+    }
+    rest.push(skip > 0 ? chunk.subarray(skip) : chunk);
+    skip = 0;
+  }
+  return rest;
+}

@@ -1,0 +1,232 @@
+// The pull-through cache: manifests and blobs of names outside broken/ come from the store when they
+// are there (tags re-checked at most once per --proxy-ttl), else from the upstream, stored on the way.
+import { RegistryError } from '../oci/errors.js';
+import { parseDigest, requireDigest, type Digest } from '../oci/digest.js';
+import { MediaType } from '../oci/media-types.js';
+import { MAX_MANIFEST_BYTES, parseReference, sendManifest } from '../registry/manifests.js';
+import { sendBlob } from '../registry/blobs.js';
+import { declaredMediaType } from '../store/manifest-facts.js';
+import { digestFromHash, type Store, type StoredManifest } from '../store/store.js';
+import { readTextIfExists, writeFileAtomic } from '../store/atomic.js';
+import { createHash } from 'node:crypto';
+import type { RequestContext } from '../server/context.js';
+import type { Clock } from '../clock.js';
+import { BlobFetch } from './blob-fetch.js';
+import { sendFromFetch } from './read-along.js';
+import { first, UpstreamClient, type UpstreamResponse } from './client.js';
+import { upstreamStatusError } from './upstream-errors.js';
+import { upstreamFor, type UpstreamName } from './upstream-name.js';
+import type { ProxyOptions } from './options.js';
+
+/** Manifest types asked for when the client sent no Accept header. */
+export const DEFAULT_ACCEPT = [
+  MediaType.ociIndex,
+  MediaType.dockerManifestList,
+  MediaType.ociManifest,
+  MediaType.dockerManifest,
+  'application/vnd.docker.distribution.manifest.v1+prettyjws',
+].join(', ');
+
+export class PullThrough {
+  /** Blob fetches in progress, by repository and digest: concurrent requests share one. */
+  private readonly fetches = new Map<string, BlobFetch>();
+  /** When each cached tag was last checked upstream (clock ms), by `name:tag`. */
+  private readonly checked = new Map<string, number>();
+  /** Repositories whose _meta.json this instance has written. */
+  private readonly recorded = new Set<string>();
+
+  constructor(
+    private readonly options: ProxyOptions,
+    private readonly client: UpstreamClient,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The upstream of a name, refused with DENIED unless the host is allowed. */
+  target(name: string): UpstreamName {
+    const target = upstreamFor(name, this.options.upstream);
+    this.options.allowlist.requireAllowed(target.host);
+    return target;
+  }
+
+  async manifest(ctx: RequestContext): Promise<void> {
+    const { name, reference } = ctx.route;
+    const target = this.target(name);
+    const ref = parseReference(reference);
+    const store = ctx.deps.store;
+    if (ref.digest) {
+      const cached = await store.getManifest(name, ref.digest);
+      sendManifest(ctx, cached ?? (await this.fetchManifest(ctx, target, ref.digest.text, { expected: ref.digest })));
+      return;
+    }
+    const tag = ref.tag ?? '';
+    const key = `${name}:${tag}`;
+    const cached = await store.getManifest(name, tag);
+    const now = this.clock.now().getTime();
+    const last = this.checked.get(key);
+    if (cached && last !== undefined && now - last < this.options.ttlMs) {
+      sendManifest(ctx, cached);
+      return;
+    }
+    // A failed check counts as a check: an unreachable upstream is not asked on every pull.
+    this.checked.set(key, now);
+    if (!cached) {
+      sendManifest(ctx, await this.fetchManifest(ctx, target, tag, { tag }));
+      return;
+    }
+    let current: StoredManifest = cached;
+    try {
+      current = await this.recheck(ctx, target, tag, cached);
+    } catch (error) {
+      if (ctx.signal.aborted) throw error;
+      // The upstream is gone or erroring: the cached manifest is the answer.
+    }
+    sendManifest(ctx, current);
+  }
+
+  async blob(ctx: RequestContext): Promise<void> {
+    const { name, reference } = ctx.route;
+    const target = this.target(name);
+    const digest = requireDigest(reference);
+    const store = ctx.deps.store;
+    const key = `${name}@${digest.text}`;
+    // Map, then store, then map again: a fetch leaves the map only after its blob is in the store.
+    let fetch = this.fetches.get(key);
+    if (!fetch) {
+      const cached = await store.repositoryBlob(name, digest);
+      if (cached) return sendBlob(ctx, cached);
+      fetch = this.fetches.get(key);
+    }
+    if (!fetch && ctx.req.method === 'HEAD') return this.headBlob(ctx, target, digest);
+    if (!fetch) {
+      const stored = await store.blobInfo(digest);
+      if (stored) {
+        // The content is here for another repository: serve it once the upstream confirms it has it here.
+        await this.confirmBlob(ctx, target, digest);
+        await store.linkBlob(name, digest);
+        await this.recordUpstream(store, name, target);
+        return sendBlob(ctx, stored);
+      }
+      fetch = this.fetches.get(key) ?? this.startFetch(store, name, target, digest, key);
+    }
+    await sendFromFetch(ctx, fetch, digest);
+  }
+
+  private startFetch(store: Store, name: string, target: UpstreamName, digest: Digest, key: string): BlobFetch {
+    const open = async () => {
+      const response = await this.client.send(target, { method: 'GET', path: `/v2/${target.repository}/blobs/${digest.text}` });
+      if (response.status !== 200) throw await upstreamStatusError(response, target, 'blob', digest.text);
+      const length = Number(first(response.headers['content-length']));
+      return { size: Number.isSafeInteger(length) && length >= 0 ? length : undefined, body: response.body, host: target.host };
+    };
+    const fetch = new BlobFetch(store, digest, open, async () => {
+      await store.linkBlob(name, digest);
+      await this.recordUpstream(store, name, target);
+    });
+    this.fetches.set(key, fetch);
+    const forget = () => {
+      if (this.fetches.get(key) === fetch) this.fetches.delete(key);
+    };
+    fetch.done.then(forget, forget);
+    return fetch;
+  }
+
+  private async headBlob(ctx: RequestContext, target: UpstreamName, digest: Digest): Promise<void> {
+    const response = await this.confirmBlob(ctx, target, digest);
+    const length = first(response.headers['content-length']);
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/octet-stream',
+      'Docker-Content-Digest': digest.text,
+      ETag: `"${digest.text}"`,
+    };
+    if (length) headers['Content-Length'] = length;
+    ctx.res.writeHead(200, headers);
+    ctx.res.end();
+  }
+
+  private async confirmBlob(ctx: RequestContext, target: UpstreamName, digest: Digest): Promise<UpstreamResponse> {
+    const response = await this.client.send(target, { method: 'HEAD', path: `/v2/${target.repository}/blobs/${digest.text}`, signal: ctx.signal });
+    if (response.status !== 200) throw await upstreamStatusError(response, target, 'blob', digest.text);
+    await response.body.dump().catch(() => undefined);
+    return response;
+  }
+
+  /** Asks the upstream whether a cached tag moved (HEAD first: it is cheaper and not rate limited). */
+  private async recheck(ctx: RequestContext, target: UpstreamName, tag: string, cached: StoredManifest): Promise<StoredManifest> {
+    const response = await this.client.send(target, {
+      method: 'HEAD',
+      path: `/v2/${target.repository}/manifests/${tag}`,
+      accept: acceptOf(ctx),
+      signal: ctx.signal,
+    });
+    await response.body.dump().catch(() => undefined);
+    if (response.status !== 200) throw new Error(`upstream answered ${response.status}`);
+    if (first(response.headers['docker-content-digest']) === cached.digest.text) return cached;
+    return this.fetchManifest(ctx, target, tag, { tag });
+  }
+
+  /** GETs a manifest upstream, checks its digest, stores it byte for byte (and tags it). */
+  private async fetchManifest(ctx: RequestContext, target: UpstreamName, reference: string, want: { tag?: string; expected?: Digest }) {
+    const response = await this.client.send(target, {
+      method: 'GET',
+      path: `/v2/${target.repository}/manifests/${reference}`,
+      accept: acceptOf(ctx),
+      signal: ctx.signal,
+    });
+    if (response.status !== 200) throw await upstreamStatusError(response, target, 'manifest', reference);
+    const bytes = await readManifestBody(response, target);
+    const announced = parseDigest(first(response.headers['docker-content-digest']) ?? '');
+    const expected = want.expected ?? announced;
+    const digest = digestFromHash(expected?.algorithm ?? 'sha256', createHash(expected?.algorithm ?? 'sha256').update(bytes).digest('hex'));
+    if (expected && expected.text !== digest.text) {
+      throw new RegistryError('BAD_GATEWAY', `upstream ${target.host} sent manifest ${reference} with digest ${digest.text}, expected ${expected.text}`, {
+        detail: { upstream: target.host, expected: expected.text, actual: digest.text },
+      });
+    }
+    const mediaType = mediaTypeOf(first(response.headers['content-type'])) ?? declaredMediaType(bytes) ?? MediaType.ociManifest;
+    const store = ctx.deps.store;
+    await store.putManifest(ctx.route.name, bytes, mediaType, { tag: want.tag, expected: digest });
+    await this.recordUpstream(store, ctx.route.name, target);
+    return { digest, mediaType, bytes };
+  }
+
+  /** Writes `{"upstream", "upstreamRepository"}` into the repository's _meta.json, keeping other facts. */
+  private async recordUpstream(store: Store, name: string, target: UpstreamName): Promise<void> {
+    if (this.recorded.has(name)) return;
+    const file = store.layout.repositoryMeta(name);
+    const text = await readTextIfExists(file);
+    let meta: Record<string, unknown> = {};
+    try {
+      if (text) meta = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      meta = {};
+    }
+    if (meta.upstream !== target.host || meta.upstreamRepository !== target.repository) {
+      await writeFileAtomic(store.layout, file, `${JSON.stringify({ ...meta, upstream: target.host, upstreamRepository: target.repository })}\n`);
+    }
+    this.recorded.add(name);
+  }
+}
+
+function acceptOf(ctx: RequestContext): string {
+  const accept = ctx.req.headers.accept;
+  return accept && accept.trim() !== '' && accept.trim() !== '*/*' ? accept : DEFAULT_ACCEPT;
+}
+
+function mediaTypeOf(header: string | undefined): string | undefined {
+  const type = header?.split(';')[0]?.trim();
+  if (!type || type === 'application/octet-stream' || type === 'text/plain' || type === 'application/json') return undefined;
+  return type;
+}
+
+async function readManifestBody(response: UpstreamResponse, target: UpstreamName): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_MANIFEST_BYTES) {
+      throw new RegistryError('BAD_GATEWAY', `upstream ${target.host} sent a manifest larger than ${MAX_MANIFEST_BYTES} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}

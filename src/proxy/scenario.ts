@@ -1,0 +1,56 @@
+// The `proxy` scenario: every repository outside broken/ is pulled through from an upstream registry.
+// Only pulls are offered; pushes and deletes on proxied names are refused by the app with DENIED.
+import type { Dispatcher } from 'undici';
+import type { Scenario } from '../scenarios/scenario.js';
+import type { Clock } from '../clock.js';
+import { listReferrers, listTags } from '../registry/discovery.js';
+import type { LookupAll } from './allowlist.js';
+import { loadDockerCredentials, type CredentialTable } from './docker-config.js';
+import { UpstreamClient } from './client.js';
+import { PullThrough } from './pull-through.js';
+import type { ProxyOptions } from './options.js';
+import { upstreamFor } from './upstream-name.js';
+
+export interface ProxyParts {
+  clock: Clock;
+  /** Environment for the Docker config lookup (DOCKER_CONFIG, HOME). */
+  env: NodeJS.ProcessEnv;
+  /** Replaces the built-in undici Agent. */
+  dispatcher?: Dispatcher;
+  /** Replaces DNS resolution (tests map names to 127.0.0.1). */
+  lookup?: LookupAll;
+}
+
+export function createProxyScenario(options: ProxyOptions, parts: ProxyParts): Scenario {
+  let credentials: Promise<CredentialTable> | undefined;
+  const client = new UpstreamClient({
+    options,
+    credentials: () => (credentials ??= loadDockerCredentials(parts.env)),
+    lookup: parts.lookup,
+    now: () => parts.clock.now().getTime(),
+    dispatcher: parts.dispatcher,
+  });
+  const proxy = new PullThrough(options, client, parts.clock);
+  const upstream = options.upstream.prefix ? `${options.upstream.host}/${options.upstream.prefix}` : options.upstream.host;
+  return {
+    name: 'proxy',
+    summary: `Pull-through cache: [host/]repo:tag is fetched from that registry (default ${upstream}), stored, and served offline later.`,
+    example: 'dcaravel/brokenreg:latest',
+    parameters: [],
+    nested: true,
+    operations: {
+      'manifest.get': (ctx) => proxy.manifest(ctx),
+      'manifest.head': (ctx) => proxy.manifest(ctx),
+      'blob.get': (ctx) => proxy.blob(ctx),
+      'blob.head': (ctx) => proxy.blob(ctx),
+      // What is cached here, not the upstream's lists.
+      'tags.list': listTags,
+      'referrers.list': listReferrers,
+    },
+    unsupported: (operation, name) => {
+      const target = upstreamFor(name, options.upstream);
+      const what = operation.startsWith('manifest') || operation.startsWith('blob') || operation.startsWith('upload') ? 'read-only' : 'not available';
+      return `${name} is a pull-through copy of ${target.host}/${target.repository} and is ${what} here: push to broken/prepared or broken/prepared/<path>`;
+    },
+  };
+}
