@@ -6,6 +6,7 @@ import { parseDuration } from './params/duration.js';
 import { parseSize } from './params/size.js';
 import { parseWarningRule, type WarningRule } from './server/warnings.js';
 import { MAX_SYNTHETIC_REPOS, syntheticRepositories, type CatalogOptions } from './registry/catalog.js';
+import { resolveProxyOptions, type ProxyFlags, type ProxyOptions } from './proxy/index.js';
 
 export { UsageError };
 
@@ -28,6 +29,7 @@ export interface ServeConfig {
   limits: Limits;
   catalog: CatalogOptions;
   warnings: WarningRule[];
+  proxy: ProxyOptions;
 }
 
 export const DEFAULT_PORT = 5000;
@@ -47,7 +49,7 @@ export function parsePort(text: string, source: string): number {
   return Number(text);
 }
 
-export interface ServeFlags {
+export interface ServeFlags extends ProxyFlags {
   host?: string;
   port?: string;
   store?: string;
@@ -93,6 +95,7 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
             ),
     },
     warnings: (flags.warning ?? []).map(parseWarningRule),
+    proxy: resolveProxyOptions(flags, env),
   };
 }
 

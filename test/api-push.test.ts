@@ -541,8 +541,7 @@ test('pushes outside broken/prepared are DENIED with a message naming broken/pre
 });
 
 test(
-  'pushes to a name no scenario owns are DENIED too, naming broken/prepared',
-  { todo: 'names outside broken/ fail scenario resolution (NAME_UNKNOWN) before app.ts checks for a write; fixed once the proxy is in defaultScenarios()' },
+  'pushes to proxied names are DENIED too, naming broken/prepared',
   async (t) => {
     const registry = await startRegistry(t);
     const image = ociImage({ seed: 41 });

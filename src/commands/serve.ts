@@ -7,9 +7,10 @@ import { listen } from '../server/listen.js';
 import { formatJson, formatText } from '../server/log.js';
 import { CliError } from './errors.js';
 import { defaultScenarios } from '../scenarios/index.js';
+import { addProxyOptions } from '../proxy/index.js';
 
 export function serveCommand(): Command {
-  return new Command('serve')
+  const command = new Command('serve')
     .description('Start the registry on a store directory.')
     .option('--host <host>', 'address to listen on (env BIND_HOST)', undefined)
     .option('--port <port>', 'port to listen on, 0 for any free port (env BIND_PORT)', undefined)
@@ -23,10 +24,10 @@ export function serveCommand(): Command {
     .option('--catalog-delay <duration>', 'wait this long before answering /v2/_catalog (env V2_CATALOG_DELAY)')
     .option('--catalog-repos <n>', 'answer /v2/_catalog with n synthetic repositories (env V2_CATALOG_NUM_REPOS)')
     .option('--warning <probability:message>', 'add Warning: 299 - "message" to that share of responses (repeatable)', collect, [])
-    .addHelpText('after', () => `\n${scenarioHelp()}\n${EXAMPLES}`)
-    .action(async (flags: ServeFlags) => {
-      await serve(flags, process.env);
-    });
+    .addHelpText('after', () => `\n${scenarioHelp()}\n${EXAMPLES}`);
+  return addProxyOptions(command).action(async (flags: ServeFlags) => {
+    await serve(flags, process.env);
+  });
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -43,14 +44,15 @@ Examples:
 /** The scenario table, from the scenarios' own metadata. */
 export function scenarioHelp(): string {
   const rows = defaultScenarios().scenarios.map((s) => `  ${s.example.padEnd(40)} ${s.summary}`);
-  return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows].join('\n');
+  const proxy = `  ${'<[host/]repository>:<tag>'.padEnd(40)} Anything else: pulled through from --upstream (or the named host) and cached.`;
+  return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows, proxy].join('\n');
 }
 
 async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<void> {
   const config = resolveServeConfig(flags, env);
   const format = config.logFormat === 'json' ? formatJson : formatText;
   const tls = config.tlsCert && config.tlsKey ? await readTls(config.tlsCert, config.tlsKey) : undefined;
-  const { app } = await buildRegistry({ config, log: (entry) => process.stdout.write(`${format(entry)}\n`) });
+  const { app } = await buildRegistry({ config, env, log: (entry) => process.stdout.write(`${format(entry)}\n`) });
   const running = await listen(app, { host: config.host, port: config.port, tls }).catch((error: NodeJS.ErrnoException) => {
     throw new CliError(`cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`);
   });

@@ -6,6 +6,7 @@ import { Uploads } from '../store/uploads.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { ServeConfig } from '../config.js';
 import { defaultScenarios } from '../scenarios/index.js';
+import { createProxyScenario } from '../proxy/index.js';
 import { createApp } from './app.js';
 import type { RequestLog } from './log.js';
 import type { ServerDeps } from './context.js';
@@ -15,11 +16,14 @@ export interface RegistryParts {
   log: RequestLog;
   clock?: Clock;
   random?: () => number;
+  /** Where the proxy finds upstream credentials (DOCKER_CONFIG, HOME). */
+  env?: NodeJS.ProcessEnv;
 }
 
-export async function buildRegistry({ config, log, clock = systemClock, random = Math.random }: RegistryParts) {
+export async function buildRegistry({ config, log, clock = systemClock, random = Math.random, env = {} }: RegistryParts) {
   const store = await Store.open(config.store);
   const deps: ServerDeps = { store, uploads: new Uploads(store, () => clock.now()), config, clock, random };
-  const app = createApp({ deps, scenarios: defaultScenarios(), log });
+  const scenarios = { ...defaultScenarios(), proxy: createProxyScenario(config.proxy, { clock, env }) };
+  const app = createApp({ deps, scenarios, log });
   return { app: app as unknown as RequestListener, deps };
 }

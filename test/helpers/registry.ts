@@ -8,6 +8,7 @@ import { buildRegistry } from '../../src/server/registry.js';
 import { listen, type RunningServer } from '../../src/server/listen.js';
 import type { RequestLogEntry } from '../../src/server/log.js';
 import { resolveServeConfig, type ServeConfig } from '../../src/config.js';
+import { resolveProxyOptions } from '../../src/proxy/index.js';
 import type { Clock } from '../../src/clock.js';
 import type { ServerDeps } from '../../src/server/context.js';
 
@@ -30,6 +31,12 @@ export async function makeTempDir(t: TestContext | undefined, prefix = 'broken-r
   return dir;
 }
 
+/**
+ * Tests never reach the internet: unless a test configures its own upstream, names outside broken/
+ * go to 127.0.0.1:9, where nothing listens, and every other host is refused by the allowlist.
+ */
+export const OFFLINE_PROXY = resolveProxyOptions({ upstream: '127.0.0.1:9', allowUpstream: ['127.0.0.1:9'], upstreamInsecure: ['127.0.0.1:9'] });
+
 export interface StartOptions {
   storeDir?: string;
   config?: Partial<ServeConfig>;
@@ -41,7 +48,7 @@ export async function startRegistry(t: TestContext, options: StartOptions = {}):
   // node:test runs after-hooks in the order they were added: the server stops before its store goes.
   const ownStore = options.storeDir === undefined;
   const storeDir = options.storeDir ?? (await makeTempDir(undefined));
-  const config: ServeConfig = { ...resolveServeConfig({ store: storeDir, port: '0' }, {}), ...options.config };
+  const config: ServeConfig = { ...resolveServeConfig({ store: storeDir, port: '0' }, {}), proxy: OFFLINE_PROXY, ...options.config };
   const logs: RequestLogEntry[] = [];
   const { app, deps } = await buildRegistry({ config, log: (entry) => logs.push(entry), clock: options.clock, random: options.random });
   const server = await listen(app, { host: '127.0.0.1', port: 0 });
