@@ -8,7 +8,7 @@ import { listReferrers, listTags } from '../registry/discovery.js';
 export const preparedScenario: Scenario = {
   name: 'prepared',
   summary: 'A full registry: push any image, index or artifact and pull it back byte-identical.',
-  example: 'broken/prepared:myimage',
+  example: 'broken/prepared:mine',
   parameters: [],
   nested: true,
   operations: {
