@@ -23,15 +23,15 @@ export function serveCommand(): Command {
     .option('--max-random-size <size>', 'largest broken/random layer, bytes or k/m/g (default 1g)')
     .option('--catalog-delay <duration>', 'wait this long before answering /v2/_catalog (env V2_CATALOG_DELAY)')
     .option('--catalog-repos <n>', 'answer /v2/_catalog with n synthetic repositories (env V2_CATALOG_NUM_REPOS)')
-    .option('--warning <probability:message>', 'add Warning: 299 - "message" to that share of responses (repeatable)', collect, [])
+    .option('--warning <probability:message>', 'add Warning: 299 - "message" to that share of responses (repeatable)', collect)
     .addHelpText('after', () => `\n${scenarioHelp()}\n${EXAMPLES}`);
   return addProxyOptions(command).action(async (flags: ServeFlags) => {
     await serve(flags, process.env);
   });
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 const EXAMPLES = `Defaults: host 127.0.0.1, port 5000, store ~/broken-reg. Durations use Go syntax (300ms, 1.5s, 2m).
