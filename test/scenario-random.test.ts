@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
+import fs from 'node:fs/promises';
 import { startRegistry } from './helpers/registry.js';
 import { DEFAULT_LIMITS } from '../src/config.js';
 
@@ -114,4 +115,25 @@ test('bad or oversized parameters answer 400 MANIFEST_INVALID naming the paramet
   assert.equal(unknown.status, 404);
   const push = await fetch(`${registry.url}/v2/broken/random/manifests/mine`, { method: 'PUT', body: '{}', signal: AbortSignal.timeout(5000) });
   assert.equal(push.status, 403);
+});
+
+test('the server keeps answering while it generates a large image', async (t) => {
+  const registry = await startRegistry(t);
+  const order: string[] = [];
+  const generation = fetchOk(`${registry.url}/v2/broken/random/manifests/layers-2_size-64m_seed-5`).then(async (response) => {
+    await response.arrayBuffer();
+    order.push('generated');
+  });
+  // Wait (bounded) until generation has started writing, then ask for other things meanwhile.
+  for (let i = 0; i < 400 && order.length === 0; i++) {
+    if ((await fs.readdir(registry.deps.store.layout.tmp())).length > 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  for (let i = 0; i < 5; i++) {
+    const response = await fetchOk(`${registry.url}/v2/`);
+    await response.arrayBuffer();
+    order.push('answered');
+  }
+  await generation;
+  assert.deepEqual(order, ['answered', 'answered', 'answered', 'answered', 'answered', 'generated']);
 });
