@@ -95,7 +95,7 @@ export async function startDockerd(owner: AfterLike, options: DockerdOptions = {
         // already gone
       }
     }
-    unmountUnder(dataRoot);
+    unmountUnder(dir);
   };
   const onSignal = (signal: NodeJS.Signals) => {
     killAll();
@@ -129,8 +129,9 @@ export async function startDockerd(owner: AfterLike, options: DockerdOptions = {
         if (leftover !== undefined) process.kill(leftover, 'SIGKILL');
         await waitFor(() => ourContainerd() === undefined, 10_000);
       }
-      // dockerd bind-mounts its data root onto itself and undoes it on a clean stop; not after SIGKILL.
-      unmountUnder(dataRoot);
+      // dockerd bind-mounts its data root onto itself (undone on a clean stop, not after SIGKILL), and a
+      // container on the host network leaves the exec root's netns/default mounted: unmount all of it.
+      unmountUnder(dir);
       if (!runDockerExisted) {
         await fs.rmdir('/run/docker/plugins').catch(() => undefined);
         await fs.rmdir('/run/docker').catch(() => undefined);
