@@ -6,6 +6,7 @@ import { parseDuration } from './params/duration.js';
 import { parseSize } from './params/size.js';
 import { parseWarningRule, type WarningRule } from './server/warnings.js';
 import { MAX_SYNTHETIC_REPOS, syntheticRepositories, type CatalogOptions } from './registry/catalog.js';
+import { DEFAULT_UPLOAD_TIMEOUT_MS } from './store/uploads.js';
 import { resolveProxyOptions, type ProxyFlags, type ProxyOptions } from './proxy/index.js';
 
 export { UsageError };
@@ -30,6 +31,8 @@ export interface ServeConfig {
   catalog: CatalogOptions;
   warnings: WarningRule[];
   proxy: ProxyOptions;
+  /** Upload sessions untouched this long are removed. */
+  uploadTimeoutMs: number;
 }
 
 export const DEFAULT_PORT = 5000;
@@ -62,6 +65,7 @@ export interface ServeFlags extends ProxyFlags {
   catalogDelay?: string;
   catalogRepos?: string;
   warning?: string[];
+  uploadTimeout?: string;
 }
 
 export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): ServeConfig {
@@ -96,6 +100,7 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
     },
     warnings: (flags.warning ?? []).map(parseWarningRule),
     proxy: resolveProxyOptions(flags, env),
+    uploadTimeoutMs: flags.uploadTimeout ? positiveDuration(flags.uploadTimeout, '--upload-timeout') : DEFAULT_UPLOAD_TIMEOUT_MS,
   };
 }
 
@@ -107,6 +112,12 @@ function duration(text: string, source: string): number {
     throw new UsageError(`${source}: ${(error as Error).message}`);
   }
   if (ms < 0) throw new UsageError(`${source}: "${text}" is negative`);
+  return ms;
+}
+
+function positiveDuration(text: string, source: string): number {
+  const ms = duration(text, source);
+  if (ms <= 0) throw new UsageError(`${source}: "${text}" must be longer than zero`);
   return ms;
 }
 

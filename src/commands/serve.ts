@@ -23,6 +23,7 @@ export function serveCommand(): Command {
     .option('--max-random-size <size>', 'largest broken/random layer, bytes or k/m/g (default 1g)')
     .option('--catalog-delay <duration>', 'wait this long before answering /v2/_catalog (env V2_CATALOG_DELAY)')
     .option('--catalog-repos <n>', 'answer /v2/_catalog with n synthetic repositories (env V2_CATALOG_NUM_REPOS)')
+    .option('--upload-timeout <duration>', 'remove upload sessions untouched this long (default 1h)')
     .option('--warning <probability:message>', 'add Warning: 299 - "message" to that share of responses (repeatable)', collect)
     .addHelpText('after', () => `\n${scenarioHelp()}\n${EXAMPLES}`);
   return addProxyOptions(command).action(async (flags: ServeFlags) => {
@@ -52,15 +53,18 @@ async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<void> {
   const config = resolveServeConfig(flags, env);
   const format = config.logFormat === 'json' ? formatJson : formatText;
   const tls = config.tlsCert && config.tlsKey ? await readTls(config.tlsCert, config.tlsKey) : undefined;
-  const { app } = await buildRegistry({ config, env, log: (entry) => process.stdout.write(`${format(entry)}\n`) });
+  const { app, deps } = await buildRegistry({ config, env, log: (entry) => process.stdout.write(`${format(entry)}\n`) });
   const running = await listen(app, { host: config.host, port: config.port, tls }).catch((error: NodeJS.ErrnoException) => {
     throw new CliError(`cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`);
   });
   process.stdout.write(`broken-reg listening on ${running.url} (store ${config.store})\n`);
+  const stopExpiry = deps.uploads.startExpiry(undefined, (error) =>
+    process.stderr.write(`broken-reg: upload expiry: ${(error as Error).message}\n`),
+  );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`broken-reg: ${signal}, shutting down\n`);
-      void running.close(5_000).then(resolve);
+      void Promise.all([running.close(5_000), stopExpiry()]).then(() => resolve());
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

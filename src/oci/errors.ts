@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
   RANGE_INVALID: { status: 416, message: 'requested range not satisfiable' },
   TOO_LARGE: { status: 413, message: 'request entity too large' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'request header fields too large' },
   NOT_FOUND: { status: 404, message: 'no such route' },
   FORBIDDEN: { status: 403, message: 'access to this resource is forbidden' },
   TIMEOUT: { status: 408, message: 'timeout' },

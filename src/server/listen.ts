@@ -1,15 +1,32 @@
 // Starts a server for an app on a host and port (0 for one from the OS), over HTTP or HTTPS, and
 // stops it. Garbage or a TLS handshake on the plain port gets a 400 and a closed socket, nothing more.
+// Slow clients are cut: a request head must arrive whole within headersMs (408, as Node does), and a
+// request body that sends nothing for bodyIdleMs gets a 408 and a closed connection; the handler
+// reading it sees the body fail, so nothing partial is kept. Responses may take as long as they like
+// (broken/timeout waits on purpose), so there is no overall request or socket timeout.
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { RegistryError } from '../oci/errors.js';
+
+export interface Timeouts {
+  /** The whole request head (request line and headers) must arrive within this long. */
+  headersMs: number;
+  /** A request body that receives nothing for this long is cut; 0 turns it off. */
+  bodyIdleMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveMs: number;
+}
+
+export const DEFAULT_LISTEN_TIMEOUTS: Timeouts = { headersMs: 60_000, bodyIdleMs: 60_000, keepAliveMs: 5_000 };
 
 export interface ListenOptions {
   host: string;
   port: number;
   tls?: { cert: Buffer; key: Buffer };
+  timeouts?: Partial<Timeouts>;
 }
 
 export interface RunningServer {
@@ -20,14 +37,30 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
+const API_VERSION = { 'Docker-Distribution-API-Version': 'registry/2.0' };
+
 export async function listen(app: RequestListener, options: ListenOptions): Promise<RunningServer> {
-  const serverOptions: http.ServerOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 };
+  const timeouts: Timeouts = { ...DEFAULT_LISTEN_TIMEOUTS, ...options.timeouts };
+  const serverOptions: http.ServerOptions = {
+    requestTimeout: 0,
+    headersTimeout: timeouts.headersMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    // Node checks the head deadline on this interval (30 s by default): a quarter of it keeps the cut
+    // within 25% of headersMs.
+    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(timeouts.headersMs / 4))),
+  };
+  const handler: RequestListener = (req, res) => {
+    guardBody(req, res, timeouts.bodyIdleMs);
+    app(req, res);
+  };
   const server = options.tls
-    ? https.createServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, app)
-    : http.createServer(serverOptions, app);
+    ? https.createServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, handler)
+    : http.createServer(serverOptions, handler);
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    if (socket.writable && error.code !== 'ECONNRESET' && !socket.destroyed) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    // A response already under way on this connection must not get a second status line in its body.
+    const busy = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage?.headersSent === true;
+    if (socket.writable && !busy && error.code !== 'ECONNRESET' && !socket.destroyed) {
+      socket.end(clientErrorResponse(error, timeouts));
     }
     socket.destroy();
   });
@@ -53,4 +86,73 @@ export async function listen(app: RequestListener, options: ListenOptions): Prom
         timer.unref();
       }),
   };
+}
+
+/**
+ * The raw answer to a request Node's parser refused before the app saw it: a head too slow (408) or
+ * too large (431) in the OCI envelope, anything else (not HTTP at all) a bare 400.
+ */
+function clientErrorResponse(error: NodeJS.ErrnoException, timeouts: Timeouts): string {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return rawResponse(408, 'Request Timeout', new RegistryError('TIMEOUT', `the request head did not arrive within ${timeouts.headersMs} ms`));
+  }
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    const tooLarge = new RegistryError('HEADERS_TOO_LARGE', `the request head is larger than ${http.maxHeaderSize} bytes`);
+    return rawResponse(431, 'Request Header Fields Too Large', tooLarge);
+  }
+  return 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+}
+
+function rawResponse(status: number, reason: string, error: RegistryError): string {
+  const body = JSON.stringify(error.toJSON());
+  const headers = { ...API_VERSION, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' };
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  return `HTTP/1.1 ${status} ${reason}\r\n${lines.join('')}\r\n${body}`;
+}
+
+/**
+ * Cuts a request body that stalls: when nothing arrives for idleMs, answers 408 TIMEOUT (unless a
+ * response has begun) and then destroys the request, which fails the handler's read of the body so it
+ * throws its partial writes away. The socket timeout is only armed while the body is being received:
+ * once the body is complete (read or not) a slow handler is never cut.
+ */
+function guardBody(req: IncomingMessage, res: ServerResponse, idleMs: number): void {
+  if (idleMs <= 0 || req.complete || !hasBody(req)) return;
+  let armed = true;
+  const disarm = (clearSocket: boolean) => {
+    if (!armed) return;
+    armed = false;
+    req.off('timeout', onIdle);
+    res.off('timeout', onIdle);
+    // Only while the response is still to come: once it is finished, Node has put its own keep-alive
+    // timeout on the socket.
+    if (clearSocket) req.socket.setTimeout(0);
+  };
+  // Node emits 'timeout' on the request only while its body is incomplete, and on the response always;
+  // listening on both keeps Node from destroying the socket of a complete request that is slow to answer.
+  const onIdle = () => {
+    if (req.complete) {
+      disarm(!res.writableFinished);
+      return;
+    }
+    disarm(false);
+    if (res.headersSent || !res.writable) {
+      req.destroy();
+      return;
+    }
+    const body = JSON.stringify(new RegistryError('TIMEOUT', `the request body stalled: nothing arrived for ${idleMs} ms`).toJSON());
+    res.writeHead(408, { ...API_VERSION, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+    res.end(body, () => req.destroy());
+  };
+  req.setTimeout(idleMs);
+  req.on('timeout', onIdle);
+  res.on('timeout', onIdle);
+  req.once('end', () => disarm(!res.writableFinished));
+  req.once('error', () => disarm(false));
+  res.once('finish', () => disarm(false));
+  res.once('close', () => disarm(false));
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 }

@@ -22,7 +22,7 @@ export interface RegistryParts {
 
 export async function buildRegistry({ config, log, clock = systemClock, random = Math.random, env = {} }: RegistryParts) {
   const store = await Store.open(config.store);
-  const deps: ServerDeps = { store, uploads: new Uploads(store, () => clock.now()), config, clock, random };
+  const deps: ServerDeps = { store, uploads: new Uploads(store, () => clock.now(), { timeoutMs: config.uploadTimeoutMs }), config, clock, random };
   const scenarios = { ...defaultScenarios(), proxy: createProxyScenario(config.proxy, { clock, env }) };
   const app = createApp({ deps, scenarios, log });
   return { app: app as unknown as RequestListener, deps };

@@ -5,9 +5,15 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { StoreLayout } from './layout.js';
 
-/** A temp file in the store's tmp/ directory, named after this process so a restart can tell it is stale. */
+/**
+ * When this process started, in base 36: part of every temp name, so that a process that got the pid
+ * of a dead one (a restarted container is pid 1 again) still tells the dead one's temps from its own.
+ */
+const PROCESS_START = Math.round(performance.timeOrigin).toString(36);
+
+/** A temp file in the store's tmp/ directory, `<pid>-<start>-<random>`, so a restart can tell it is stale. */
 export function tempPath(layout: StoreLayout): string {
-  return path.join(layout.tmp(), `${process.pid}-${randomBytes(8).toString('hex')}`);
+  return path.join(layout.tmp(), `${process.pid}-${PROCESS_START}-${randomBytes(8).toString('hex')}`);
 }
 
 /** Writes data to target atomically: readers see either the old file or the complete new one. */
@@ -38,13 +44,24 @@ export async function removeStaleTemps(layout: StoreLayout): Promise<number> {
   let removed = 0;
   const entries = await fs.readdir(layout.tmp()).catch(() => [] as string[]);
   for (const entry of entries) {
-    const pid = Number(entry.split('-')[0]);
-    if (Number.isInteger(pid) && pid !== process.pid && isRunning(pid)) continue;
-    if (pid === process.pid) continue;
+    if (!isStaleTemp(entry)) continue;
     await fs.rm(path.join(layout.tmp(), entry), { force: true, recursive: true });
     removed++;
   }
   return removed;
+}
+
+/**
+ * A temp is stale when no running process can still be writing it: its pid is not running, or the pid
+ * is this process's but the name carries another start time (an earlier process with the same pid).
+ * A name of our own pid without a start time is kept: it may belong to another store in this process.
+ */
+export function isStaleTemp(name: string): boolean {
+  const [pidText, start, ...rest] = name.split('-');
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  if (pid === process.pid) return rest.length > 0 && start !== PROCESS_START;
+  return !isRunning(pid);
 }
 
 function isRunning(pid: number): boolean {

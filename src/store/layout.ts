@@ -10,7 +10,8 @@
 //     repositories/<name>/_meta.json              optional facts about the repository (e.g. its upstream)
 //     uploads/<uuid>/data                         bytes of an upload in progress
 //     uploads/<uuid>/info.json                    {"repository": ..., "startedAt": ...}
-//     tmp/<pid>-<random>                          writes in progress, renamed into place when complete
+//     tmp/<pid>-<start>-<random>                  writes in progress, renamed into place when complete;
+//                                                 removed at open once their process is gone
 //
 // Repository name components never start with "_" (OCI grammar), so the "_" entries cannot clash with a
 // nested repository. Every path is checked to stay below the root before it is used.

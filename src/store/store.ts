@@ -2,6 +2,7 @@
 // referrers, all on disk (see layout.ts) and written atomically.
 import fs from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { RegistryError } from '../oci/errors.js';
 import { parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
@@ -67,7 +68,7 @@ export class Store {
     const hashing = HashingStream.of(algorithm);
     const temp = openTemp(this.layout);
     try {
-      await pipeline(source, hashing.stream, temp.stream);
+      await pipeline(keepSourceOnError(source), hashing.stream, temp.stream);
       const size = hashing.stream.size;
       const digest = digestFromHash(algorithm, hashing.hash.digest('hex'));
       if (expected && expected.text !== digest.text) {
@@ -218,6 +219,15 @@ export class Store {
     }
     return descriptors;
   }
+}
+
+/**
+ * A request body is read without being destroyed when the store fails (a full disk): the error
+ * response can still reach the client on the same connection.
+ */
+export function keepSourceOnError(source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream): AsyncIterable<Uint8Array> | NodeJS.ReadableStream {
+  const readable = source as Partial<Readable>;
+  return typeof readable.iterator === 'function' ? (readable.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>) : source;
 }
 
 export function digestFromHash(algorithm: Algorithm, hex: string): Digest {

@@ -1,5 +1,7 @@
 // Upload sessions on disk: uploads/<uuid>/data holds the bytes so far, info.json who they belong to.
-// A running hash is kept in memory as a shortcut; after a restart the data file is hashed again.
+// A running hash is kept in memory as a shortcut; after a restart the data file is hashed again, so a
+// session survives a restart (or a kill -9) and the client resumes from the Range it is told. Sessions
+// untouched for longer than a timeout (default 1h) are removed by expireUploads.
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -8,11 +10,19 @@ import { pipeline } from 'node:stream/promises';
 import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobInfo, Store } from './store.js';
-import { digestFromHash } from './store.js';
+import { digestFromHash, keepSourceOnError } from './store.js';
 import { HashingStream } from './hashing.js';
 import { isMissing, readTextIfExists, tempPath, writeFileAtomic } from './atomic.js';
 
 const UUID = /^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$/;
+
+/** Upload sessions untouched for longer than this are expired. */
+export const DEFAULT_UPLOAD_TIMEOUT_MS = 60 * 60 * 1000;
+
+export interface UploadsOptions {
+  /** A session that received nothing for longer than this is removed by expire(); default 1h. */
+  timeoutMs?: number;
+}
 
 export interface UploadInfo {
   repository: string;
@@ -28,10 +38,50 @@ export class Uploads {
   private readonly hashes = new Map<string, RunningHash>();
   private readonly locks = new Map<string, Promise<unknown>>();
 
+  readonly timeoutMs: number;
+
   constructor(
     private readonly store: Store,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+    options: UploadsOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS;
+  }
+
+  /**
+   * Removes the sessions untouched for longer than the timeout; each removal waits for a request on
+   * that session in progress here, and checks the age again. Returns the uuids removed.
+   */
+  async expire(): Promise<string[]> {
+    return expireUploads(this.store, this.timeoutMs, this.now(), (uuid, work) =>
+      this.exclusive(uuid, async () => {
+        const gone = await work();
+        if (gone) this.hashes.delete(uuid);
+        return gone;
+      }),
+    );
+  }
+
+  /**
+   * Expires sessions now (stale ones left by an earlier process included) and then every intervalMs
+   * (default a quarter of the timeout, at most 5 minutes). The timer does not keep the process alive.
+   * Returns stop(), which clears the timer and waits for a sweep in progress.
+   */
+  startExpiry(intervalMs = Math.min(this.timeoutMs / 4, 5 * 60 * 1000), onError: (error: unknown) => void = () => undefined): () => Promise<void> {
+    let busy = true;
+    const run = () => this.expire().catch(onError).finally(() => (busy = false));
+    let sweep: Promise<unknown> = run();
+    const timer = setInterval(() => {
+      if (busy) return; // the last sweep is still going: skip this tick rather than queue another
+      busy = true;
+      sweep = run();
+    }, Math.max(10, intervalMs));
+    timer.unref();
+    return async () => {
+      clearInterval(timer);
+      await sweep;
+    };
+  }
 
   async start(repository: string): Promise<string> {
     const uuid = randomUUID();
@@ -73,7 +123,7 @@ export class Uploads {
       const hashing = running && running.offset === before ? running : undefined;
       const counter = new HashingStream(hashing ? [hashing.hash] : []);
       try {
-        await pipeline(body, counter, createWriteStream(this.dataPath(uuid), { flags: 'a', highWaterMark: 1 << 20 }));
+        await pipeline(keepSourceOnError(body), counter, createWriteStream(this.dataPath(uuid), { flags: 'a', highWaterMark: 1 << 20 }));
       } catch (error) {
         await fs.truncate(this.dataPath(uuid), before).catch(() => undefined);
         this.hashes.delete(uuid);
@@ -151,6 +201,56 @@ export class Uploads {
       if (this.locks.get(uuid) === next) this.locks.delete(uuid);
     }
   }
+}
+
+/**
+ * Removes upload sessions (uploads/<uuid>/) that nothing touched for longer than olderThanMs before now:
+ * the newest modification time of the session directory, its info.json and its data counts. A session
+ * cut short by a crash (no info.json, no data) ages by its directory. Each removal runs through
+ * guard (to serialize with requests on the session) and checks the age again inside it.
+ * Returns the uuids removed.
+ */
+export async function expireUploads(
+  store: Store,
+  olderThanMs: number,
+  now: Date = new Date(),
+  guard: (uuid: string, work: () => Promise<boolean>) => Promise<boolean> = (_uuid, work) => work(),
+): Promise<string[]> {
+  const entries = await fs.readdir(store.layout.uploads()).catch((error) => {
+    if (isMissing(error)) return [] as string[];
+    throw error;
+  });
+  const removed: string[] = [];
+  const expired = async (dir: string) => {
+    const touched = await lastTouched(dir);
+    return touched !== undefined && now.getTime() - touched > olderThanMs;
+  };
+  for (const uuid of entries) {
+    if (!UUID.test(uuid)) continue; // not a session this code made: left alone
+    const dir = store.layout.upload(uuid);
+    if (!(await expired(dir))) continue;
+    const gone = await guard(uuid, async () => {
+      if (!(await expired(dir))) return false;
+      await fs.rm(dir, { recursive: true, force: true });
+      return true;
+    });
+    if (gone) removed.push(uuid);
+  }
+  return removed;
+}
+
+/** The newest mtime (ms) of a session directory and its files; undefined when the session is gone. */
+async function lastTouched(dir: string): Promise<number | undefined> {
+  let newest: number | undefined;
+  for (const file of [dir, path.join(dir, 'info.json'), path.join(dir, 'data')]) {
+    try {
+      const { mtimeMs } = await fs.stat(file);
+      newest = Math.max(newest ?? 0, mtimeMs);
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+    }
+  }
+  return newest;
 }
 
 /** The Range header of an upload holding size bytes, as registries write it. */
