@@ -1,11 +1,9 @@
 // Blob operations against the store: GET/HEAD with Range, DELETE.
-import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
 import { RegistryError } from '../oci/errors.js';
 import { requireDigest } from '../oci/digest.js';
 import type { BlobInfo } from '../store/store.js';
 import type { Handler, RequestContext } from '../server/context.js';
-import { parseByteRange, sendEmpty } from '../server/http.js';
+import { parseByteRange, sendEmpty, sendFileRange } from '../server/http.js';
 
 export async function requireRepositoryBlob(ctx: RequestContext): Promise<BlobInfo> {
   const { name, reference } = ctx.route;
@@ -37,7 +35,7 @@ export async function sendBlob(ctx: RequestContext, blob: BlobInfo): Promise<voi
     ctx.res.end();
     return;
   }
-  await pipeline(createReadStream(blob.path, { start, end, highWaterMark: 1 << 20 }), ctx.res);
+  await sendFileRange(ctx.res, blob.path, start, end);
 }
 
 export const getBlob: Handler = async (ctx) => {

@@ -1,4 +1,5 @@
 // Small response and request helpers shared by every handler.
+import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RegistryError } from '../oci/errors.js';
 
@@ -81,4 +82,69 @@ export function queryOf(url: string): URLSearchParams {
 export function pathOf(url: string): string {
   const mark = url.indexOf('?');
   return mark < 0 ? url : url.slice(0, mark);
+}
+
+/** Bytes read from a file per write to the socket: big enough to keep syscalls and wake-ups rare. */
+const FILE_CHUNK = 2 * 1024 * 1024;
+/** Chunk buffers kept for reuse between responses (two per response in flight). */
+const spareChunks: Buffer[] = [];
+const MAX_SPARE_CHUNKS = 8;
+
+function readAt(fd: number, buffer: Buffer, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.read(fd, buffer, 0, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead)));
+  });
+}
+
+function writeChunk(res: ServerResponse, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const closed = () => reject(Object.assign(new Error('the response was closed'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    if (res.destroyed) {
+      closed();
+      return;
+    }
+    res.once('close', closed);
+    res.write(chunk, (error) => {
+      res.off('close', closed);
+      if (error) reject(error);
+      else resolve();
+    });
+  });
+}
+
+/**
+ * Sends bytes start..end (inclusive) of a file as the response body, then ends it. Two reused 2 MiB
+ * buffers take turns: a chunk is handed to the socket as soon as it is read, so the next one is
+ * already queued when the socket takes the last (no wake-up of this code in between), and a buffer is
+ * only refilled once the socket has taken its bytes: memory stays at 4 MiB per response however fast
+ * the disk is. Rejects when the client goes away or the file cannot be read.
+ */
+export async function sendFileRange(res: ServerResponse, file: string, start: number, end: number): Promise<void> {
+  const fd = await new Promise<number>((resolve, reject) => fs.open(file, 'r', (error, opened) => (error ? reject(error) : resolve(opened))));
+  const buffers = [spareChunks.pop() ?? Buffer.allocUnsafeSlow(FILE_CHUNK), spareChunks.pop() ?? Buffer.allocUnsafeSlow(FILE_CHUNK)];
+  // The write in flight from each buffer; each is also handled at once (a client may hang up while
+  // the other buffer is being read) and awaited before its buffer is reused.
+  const writes: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+  let completed = false;
+  try {
+    let position = start;
+    for (let turn = 0; position <= end; turn++) {
+      const slot = turn & 1;
+      const buffer = buffers[slot] as Buffer;
+      await writes[slot];
+      const bytesRead = await readAt(fd, buffer, Math.min(FILE_CHUNK, end - position + 1), position);
+      if (bytesRead <= 0) throw new Error(`${file} ended at ${position}, before byte ${end}`);
+      position += bytesRead;
+      const write = writeChunk(res, bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead));
+      write.catch(() => undefined);
+      writes[slot] = write;
+    }
+    await Promise.all(writes);
+    completed = true;
+    res.end();
+  } finally {
+    // After an error a write may still hold a buffer: those are left to the garbage collector.
+    if (completed) for (const buffer of buffers) if (spareChunks.length < MAX_SPARE_CHUNKS) spareChunks.push(buffer);
+    fs.close(fd, () => undefined);
+  }
 }

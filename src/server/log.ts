@@ -1,5 +1,5 @@
 // One log line per request: method, path, status, bytes, milliseconds and the scenario that answered.
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface RequestLogEntry {
   time: string;
@@ -16,27 +16,34 @@ export interface RequestLogEntry {
 
 export type RequestLog = (entry: RequestLogEntry) => void;
 
-export function requestLogger(log: RequestLog) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const started = process.hrtime.bigint();
-    const socket = req.socket;
-    const bytesBefore = socket.bytesWritten;
-    res.once('close', () => {
-      const entry: RequestLogEntry = {
-        time: new Date().toISOString(),
-        method: req.method,
-        path: req.originalUrl,
-        status: res.statusCode,
-        bytes: socket.bytesWritten - bytesBefore,
-        ms: Number(process.hrtime.bigint() - started) / 1e6,
-        scenario: (res.locals.scenario as string | undefined) ?? 'registry',
-      };
-      if (res.locals.errorCode) entry.error = res.locals.errorCode as string;
-      if (res.locals.internalError) entry.internal = res.locals.internalError;
-      log(entry);
-    });
-    next();
-  };
+/** What the dispatcher learns about a request while answering it, for its log line. */
+export interface RequestNotes {
+  scenario?: string;
+  errorCode?: string;
+  internalError?: unknown;
+}
+
+/** Logs the request once its response is closed (sent, or cut off); returns the notes to fill in. */
+export function watchRequest(log: RequestLog, req: IncomingMessage, res: ServerResponse): RequestNotes {
+  const started = performance.now();
+  const socket = req.socket;
+  const bytesBefore = socket.bytesWritten;
+  const notes: RequestNotes = {};
+  res.once('close', () => {
+    const entry: RequestLogEntry = {
+      time: new Date().toISOString(),
+      method: req.method ?? '',
+      path: req.url ?? '',
+      status: res.statusCode,
+      bytes: socket.bytesWritten - bytesBefore,
+      ms: performance.now() - started,
+      scenario: notes.scenario ?? 'registry',
+    };
+    if (notes.errorCode) entry.error = notes.errorCode;
+    if (notes.internalError) entry.internal = notes.internalError;
+    log(entry);
+  });
+  return notes;
 }
 
 export function formatText(entry: RequestLogEntry): string {

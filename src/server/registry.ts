@@ -25,5 +25,5 @@ export async function buildRegistry({ config, log, clock = systemClock, random =
   const deps: ServerDeps = { store, uploads: new Uploads(store, () => clock.now(), { timeoutMs: config.uploadTimeoutMs }), config, clock, random };
   const scenarios = { ...defaultScenarios(), proxy: createProxyScenario(config.proxy, { clock, env }) };
   const app = createApp({ deps, scenarios, log });
-  return { app: app as unknown as RequestListener, deps };
+  return { app: app as RequestListener, deps };
 }
