@@ -11,13 +11,13 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
+import { startDistribution } from './reference.js';
+
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin/broken-reg.js');
@@ -149,41 +149,11 @@ async function buildLayoutTar(dir: string, tarball: string, size: number, layerC
 
 /** Runs work against a CNCF distribution registry on a free port, stopped by PID afterwards. */
 async function withDistribution<T>(dir: string, work: (host: string) => Promise<T>): Promise<T> {
-  const port = await freePort();
-  const config = path.join(dir, 'registry.yml');
-  await fs.writeFile(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${path.join(dir, 'distribution')}`,
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      '',
-    ].join('\n'),
-  );
-  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH, HOME: dir } });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-  const exited = once(child, 'exit');
+  const distribution = await startDistribution(dir);
   try {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const up = await fetch(`http://127.0.0.1:${port}/v2/`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
-      if (up) break;
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`docker-registry did not start:\n${stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    return await work(`127.0.0.1:${port}`);
+    return await work(new URL(distribution.url).host);
   } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await distribution.stop();
   }
 }
 
@@ -204,14 +174,6 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise
   });
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function onPath(tool: string): Promise<boolean> {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
