@@ -10,6 +10,7 @@ import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { loadavg } from 'node:os';
 import type { TestContext } from 'node:test';
 import { Agent, request } from 'undici';
 import { makeTempDir } from '../test/helpers/registry.js';
@@ -52,6 +53,22 @@ async function upload(base: string, file: string, digest: string, size: number):
   if (done.statusCode !== 201) throw new Error(`upload answered ${done.statusCode}`);
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc (0 elsewhere). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+}
+
+/** Pulls and notes the CPU seconds each process spent on it. */
+async function measuredPull(url: string, size: number, pids: Record<string, number>) {
+  const before = await Promise.all(Object.values(pids).map(cpuSeconds));
+  const seconds = await timedPull(url, size);
+  const after = await Promise.all(Object.values(pids).map(cpuSeconds));
+  const cpu = Object.keys(pids).map((name, i) => `${name} ${((after[i] ?? 0) - (before[i] ?? 0)).toFixed(2)}`);
+  return { seconds, cpu: cpu.join(' ') };
+}
+
 /** GETs url, discarding the body; returns seconds. */
 async function timedPull(url: string, size: number): Promise<number> {
   const agent = new Agent();
@@ -82,12 +99,17 @@ async function main(): Promise<void> {
   // each round starts a fresh proxy (empty store) for the cold pull. The medians are reported.
   const rounds: { direct: number; cold: number; warm: number }[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const before = await timedPull(direct, SIZE);
+    const pids = { client: process.pid, distribution: distribution.pid };
+    const first = await measuredPull(direct, SIZE, pids);
     const proxy = await spawnProxy(distribution.host);
     const through = `${proxy.url}/v2/${NAME}/blobs/${digest}`;
-    const cold = await timedPull(through, SIZE);
-    const warm = await timedPull(through, SIZE);
-    const after = await timedPull(direct, SIZE);
+    const coldPull = await measuredPull(through, SIZE, { ...pids, proxy: proxy.pid });
+    const warmPull = await measuredPull(through, SIZE, { ...pids, proxy: proxy.pid });
+    const last = await measuredPull(direct, SIZE, pids);
+    const [before, cold, warm, after] = [first.seconds, coldPull.seconds, warmPull.seconds, last.seconds];
+    if (process.env.BENCH_CPU) {
+      console.log(`  cpu seconds: direct (${first.cpu}) (${last.cpu}), cold (${coldPull.cpu}), warm (${warmPull.cpu}); load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    }
     await proxy.stop();
     const directSeconds = Math.min(before, after);
     rounds.push({ direct: directSeconds, cold, warm });
@@ -99,6 +121,7 @@ async function main(): Promise<void> {
   const coldRatio = median(rounds.map((r) => r.direct / r.cold));
   const warmRatio = median(rounds.map((r) => r.direct / r.warm));
   console.log(`blob: ${SIZE} bytes (${SIZE / 1024 / 1024} MiB) from CNCF distribution 2.8 on 127.0.0.1, ${ROUNDS} rounds, median ratios`);
+  console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`direct: ${mibps(median(rounds.map((r) => r.direct)))}`);
   console.log(`proxy cold: ${coldRatio.toFixed(2)}x direct (target >= 0.7x)`);
   console.log(`proxy warm: ${warmRatio.toFixed(2)}x direct (target >= 1.0x)`);
@@ -111,7 +134,7 @@ function median(values: number[]): number {
 }
 
 /** Starts this file as a proxy server in a child process; resolves with its URL. */
-async function spawnProxy(upstream: string): Promise<{ url: string; stop(): Promise<unknown> }> {
+async function spawnProxy(upstream: string): Promise<{ url: string; pid: number; stop(): Promise<unknown> }> {
   const child = spawn(process.execPath, [...nodeArgs(), fileURLToPath(import.meta.url), '--serve-proxy', upstream], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const stop = () => {
@@ -122,7 +145,7 @@ async function spawnProxy(upstream: string): Promise<{ url: string; stop(): Prom
   return new Promise((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => {
       const match = /PROXY (\S+)/.exec(chunk.toString());
-      if (match?.[1]) resolve({ url: match[1], stop });
+      if (match?.[1]) resolve({ url: match[1], pid: child.pid ?? 0, stop });
     });
     child.once('exit', (code) => reject(new Error(`proxy exited with ${code}`)));
   });
