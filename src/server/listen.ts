@@ -9,7 +9,9 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Express } from 'express';
 import { RegistryError } from '../oci/errors.js';
+import { isExpressApp, messageClasses } from './messages.js';
 
 export interface Timeouts {
   /** The whole request head (request line and headers) must arrive within this long. */
@@ -39,7 +41,7 @@ export interface RunningServer {
 
 const API_VERSION = { 'Docker-Distribution-API-Version': 'registry/2.0' };
 
-export async function listen(app: RequestListener, options: ListenOptions): Promise<RunningServer> {
+export async function listen(app: Express | RequestListener, options: ListenOptions): Promise<RunningServer> {
   const timeouts: Timeouts = { ...DEFAULT_LISTEN_TIMEOUTS, ...options.timeouts };
   const serverOptions: http.ServerOptions = {
     requestTimeout: 0,
@@ -48,6 +50,7 @@ export async function listen(app: RequestListener, options: ListenOptions): Prom
     // Node checks the head deadline on this interval (30 s by default): a quarter of it keeps the cut
     // within 25% of headersMs.
     connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(timeouts.headersMs / 4))),
+    ...(isExpressApp(app) ? messageClasses(app) : {}),
   };
   const handler: RequestListener = (req, res) => {
     guardBody(req, res, timeouts.bodyIdleMs);

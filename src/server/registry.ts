@@ -1,6 +1,5 @@
 // Builds a whole registry from a store directory: the store, the upload sessions, the scenarios and
 // the Express app, ready to listen. Used by `serve` and by tests.
-import type { RequestListener } from 'node:http';
 import { Store } from '../store/store.js';
 import { Uploads } from '../store/uploads.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -25,5 +24,5 @@ export async function buildRegistry({ config, log, clock = systemClock, random =
   const deps: ServerDeps = { store, uploads: new Uploads(store, () => clock.now(), { timeoutMs: config.uploadTimeoutMs }), config, clock, random };
   const scenarios = { ...defaultScenarios(), proxy: createProxyScenario(config.proxy, { clock, env }) };
   const app = createApp({ deps, scenarios, log });
-  return { app: app as RequestListener, deps };
+  return { app, deps };
 }
