@@ -10,6 +10,7 @@ import { StoreLayout } from './layout.js';
 import { isMissing, moveIntoPlace, openTemp, readTextIfExists, removeStaleTemps, writeFileAtomic } from './atomic.js';
 import { HashingStream } from './hashing.js';
 import { describeManifest, type Descriptor } from './manifest-facts.js';
+import { FileMemo, statIfExists } from './file-memo.js';
 
 export interface BlobInfo {
   digest: Digest;
@@ -25,6 +26,13 @@ export interface StoredManifest {
 
 export class Store {
   readonly layout: StoreLayout;
+  /** What pulls read again and again, checked against the files on every use (see file-memo.ts). */
+  private readonly tagFiles = new FileMemo((bytes) => parseDigest(bytes.toString('utf8').trim()), { maxEntries: 10_000, maxBytes: 1 << 20 });
+  private readonly revisionFiles = new FileMemo((bytes) => (JSON.parse(bytes.toString('utf8')) as { mediaType: string }).mediaType, {
+    maxEntries: 10_000,
+    maxBytes: 1 << 20,
+  });
+  private readonly manifestFiles = new FileMemo((bytes) => bytes, { maxEntries: 10_000, maxBytes: 64 << 20 });
 
   private constructor(layout: StoreLayout) {
     this.layout = layout;
@@ -44,18 +52,13 @@ export class Store {
 
   async blobInfo(digest: Digest): Promise<BlobInfo | undefined> {
     const file = this.layout.blob(digest);
-    try {
-      const stat = await fs.stat(file);
-      return { digest, size: stat.size, path: file };
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
-    }
+    const stat = statIfExists(file);
+    return stat ? { digest, size: stat.size, path: file } : undefined;
   }
 
   /** The blob, when it is stored and belongs to the repository. */
   async repositoryBlob(name: string, digest: Digest): Promise<BlobInfo | undefined> {
-    if (!(await exists(this.layout.blobLink(name, digest)))) return undefined;
+    if (!statIfExists(this.layout.blobLink(name, digest))) return undefined;
     return this.blobInfo(digest);
   }
 
@@ -138,23 +141,17 @@ export class Store {
   }
 
   async resolveTag(name: string, tag: string): Promise<Digest | undefined> {
-    const text = await readTextIfExists(this.layout.tag(name, tag));
-    return text === undefined ? undefined : parseDigest(text.trim());
+    return this.tagFiles.read(this.layout.tag(name, tag));
   }
 
-  /** A manifest of the repository by tag or digest. */
+  /** A manifest of the repository by tag or digest. Its bytes are shared: never change them. */
   async getManifest(name: string, reference: string | Digest): Promise<StoredManifest | undefined> {
     const digest = typeof reference === 'string' ? await this.resolveTag(name, reference) : reference;
     if (!digest) return undefined;
-    const revision = await readTextIfExists(this.layout.manifestRevision(name, digest));
-    if (revision === undefined) return undefined;
-    const { mediaType } = JSON.parse(revision) as { mediaType: string };
-    try {
-      return { digest, mediaType, bytes: await fs.readFile(this.layout.blob(digest)) };
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
-    }
+    const mediaType = await this.revisionFiles.read(this.layout.manifestRevision(name, digest));
+    if (mediaType === undefined) return undefined;
+    const bytes = await this.manifestFiles.read(this.layout.blob(digest));
+    return bytes && { digest, mediaType, bytes };
   }
 
   /** Deletes a manifest revision, every tag pointing at it, and its referrer entry. */
