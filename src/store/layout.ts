@@ -85,9 +85,13 @@ export class StoreLayout {
     return this.within(this.root, ...parts);
   }
 
-  /** Joins parts under base and refuses any result that is not strictly inside the root. */
+  /**
+   * Joins parts under base and refuses any result that is not strictly inside the root. base is always
+   * absolute (the root, or a path built here), so join gives an absolute, normalised path; unlike
+   * resolve it never lets an absolute part replace base, and it does not ask for the working directory.
+   */
   private within(base: string, ...parts: string[]): string {
-    const full = path.resolve(base, ...parts);
+    const full = path.join(base, ...parts);
     if (full !== this.root && !full.startsWith(this.root + path.sep)) {
       throw new Error(`path escapes the store: ${parts.join('/')}`);
     }
