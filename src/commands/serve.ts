@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { resolveServeConfig, type ServeFlags } from '../config.js';
 import { buildRegistry } from '../server/registry.js';
 import { listen } from '../server/listen.js';
-import { formatJson, formatText } from '../server/log.js';
+import { batchLines, formatJson, formatText } from '../server/log.js';
 import { CliError } from './errors.js';
 import { defaultScenarios } from '../scenarios/index.js';
 import { addProxyOptions } from '../proxy/index.js';
@@ -53,7 +53,8 @@ async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<void> {
   const config = resolveServeConfig(flags, env);
   const format = config.logFormat === 'json' ? formatJson : formatText;
   const tls = config.tlsCert && config.tlsKey ? await readTls(config.tlsCert, config.tlsKey) : undefined;
-  const { app, deps } = await buildRegistry({ config, env, log: (entry) => process.stdout.write(`${format(entry)}\n`) });
+  const output = batchLines((text) => process.stdout.write(text));
+  const { app, deps } = await buildRegistry({ config, env, log: (entry) => output.line(format(entry)) });
   const running = await listen(app, { host: config.host, port: config.port, tls }).catch((error: NodeJS.ErrnoException) => {
     throw new CliError(`cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`);
   });
@@ -64,7 +65,10 @@ async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<void> {
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`broken-reg: ${signal}, shutting down\n`);
-      void Promise.all([running.close(5_000), stopExpiry()]).then(() => resolve());
+      void Promise.all([running.close(5_000), stopExpiry()]).then(() => {
+        output.flush();
+        resolve();
+      });
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

@@ -56,3 +56,35 @@ export function formatJson(entry: RequestLogEntry): string {
   const { internal, ...rest } = entry;
   return JSON.stringify(internal ? { ...rest, internal: String((internal as Error).stack ?? internal) } : rest);
 }
+
+export interface LineWriter {
+  line(text: string): void;
+  /** Writes what is gathered now. */
+  flush(): void;
+}
+
+/**
+ * Gathers the lines of one turn of the event loop into one write. stdout to a file or a pipe is
+ * synchronous in Node, so a write per request would be a system call per request on the hot path.
+ */
+export function batchLines(write: (text: string) => void): LineWriter {
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join('');
+    pending = [];
+    write(text);
+  };
+  return {
+    line(text) {
+      pending.push(`${text}\n`);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
+}
