@@ -35,7 +35,7 @@ export async function sendBlob(ctx: RequestContext, blob: BlobInfo): Promise<voi
     ctx.res.end();
     return;
   }
-  await sendFileRange(ctx.res, blob.path, start, end);
+  await sendFileRange(ctx.res, blob.path, start, end, ctx.deps.chunks);
 }
 
 export const getBlob: Handler = async (ctx) => {

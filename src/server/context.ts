@@ -5,6 +5,7 @@ import type { Uploads } from '../store/uploads.js';
 import type { Clock } from '../clock.js';
 import type { ServeConfig } from '../config.js';
 import type { Route } from './routes.js';
+import type { ChunkPool } from './http.js';
 
 export interface ServerDeps {
   store: Store;
@@ -13,6 +14,8 @@ export interface ServerDeps {
   clock: Clock;
   /** A source of uniform numbers in [0, 1), for probabilistic behaviour. */
   random: () => number;
+  /** Buffers for sending file bodies. */
+  chunks: ChunkPool;
 }
 
 export interface RequestContext {

@@ -86,9 +86,27 @@ export function pathOf(url: string): string {
 
 /** Bytes read from a file per write to the socket: big enough to keep syscalls and wake-ups rare. */
 const FILE_CHUNK = 2 * 1024 * 1024;
-/** Chunk buffers kept for reuse between responses (two per response in flight). */
-const spareChunks: Buffer[] = [];
-const MAX_SPARE_CHUNKS = 8;
+
+/**
+ * Chunk buffers for file bodies, kept for reuse between responses (two per response in flight) so a
+ * busy server does not allocate and collect 2 MiB buffers all the time. One per server.
+ */
+export class ChunkPool {
+  private readonly spare: Buffer[] = [];
+
+  constructor(
+    readonly chunkSize = FILE_CHUNK,
+    private readonly maxSpare = 8,
+  ) {}
+
+  take(): Buffer {
+    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.chunkSize);
+  }
+
+  give(buffer: Buffer): void {
+    if (this.spare.length < this.maxSpare && buffer.length === this.chunkSize) this.spare.push(buffer);
+  }
+}
 
 function readAt(fd: number, buffer: Buffer, length: number, position: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -119,9 +137,9 @@ function writeChunk(res: ServerResponse, chunk: Buffer): Promise<void> {
  * only refilled once the socket has taken its bytes: memory stays at 4 MiB per response however fast
  * the disk is. Rejects when the client goes away or the file cannot be read.
  */
-export async function sendFileRange(res: ServerResponse, file: string, start: number, end: number): Promise<void> {
+export async function sendFileRange(res: ServerResponse, file: string, start: number, end: number, pool: ChunkPool): Promise<void> {
   const fd = await new Promise<number>((resolve, reject) => fs.open(file, 'r', (error, opened) => (error ? reject(error) : resolve(opened))));
-  const buffers = [spareChunks.pop() ?? Buffer.allocUnsafeSlow(FILE_CHUNK), spareChunks.pop() ?? Buffer.allocUnsafeSlow(FILE_CHUNK)];
+  const buffers = [pool.take(), pool.take()];
   // The write in flight from each buffer; each is also handled at once (a client may hang up while
   // the other buffer is being read) and awaited before its buffer is reused.
   const writes: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
@@ -132,7 +150,7 @@ export async function sendFileRange(res: ServerResponse, file: string, start: nu
       const slot = turn & 1;
       const buffer = buffers[slot] as Buffer;
       await writes[slot];
-      const bytesRead = await readAt(fd, buffer, Math.min(FILE_CHUNK, end - position + 1), position);
+      const bytesRead = await readAt(fd, buffer, Math.min(buffer.length, end - position + 1), position);
       if (bytesRead <= 0) throw new Error(`${file} ended at ${position}, before byte ${end}`);
       position += bytesRead;
       const write = writeChunk(res, bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead));
@@ -144,7 +162,7 @@ export async function sendFileRange(res: ServerResponse, file: string, start: nu
     res.end();
   } finally {
     // After an error a write may still hold a buffer: those are left to the garbage collector.
-    if (completed) for (const buffer of buffers) if (spareChunks.length < MAX_SPARE_CHUNKS) spareChunks.push(buffer);
+    if (completed) for (const buffer of buffers) pool.give(buffer);
     fs.close(fd, () => undefined);
   }
 }

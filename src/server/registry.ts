@@ -7,6 +7,7 @@ import type { ServeConfig } from '../config.js';
 import { defaultScenarios } from '../scenarios/index.js';
 import { createProxyScenario } from '../proxy/index.js';
 import { createApp } from './app.js';
+import { ChunkPool } from './http.js';
 import type { RequestLog } from './log.js';
 import type { ServerDeps } from './context.js';
 
@@ -21,7 +22,7 @@ export interface RegistryParts {
 
 export async function buildRegistry({ config, log, clock = systemClock, random = Math.random, env = {} }: RegistryParts) {
   const store = await Store.open(config.store);
-  const deps: ServerDeps = { store, uploads: new Uploads(store, () => clock.now(), { timeoutMs: config.uploadTimeoutMs }), config, clock, random };
+  const deps: ServerDeps = { store, uploads: new Uploads(store, () => clock.now(), { timeoutMs: config.uploadTimeoutMs }), config, clock, random, chunks: new ChunkPool() };
   const scenarios = { ...defaultScenarios(), proxy: createProxyScenario(config.proxy, { clock, env }) };
   const app = createApp({ deps, scenarios, log });
   return { app, deps };

@@ -11,6 +11,7 @@ import { Store } from '../../src/store/store.js';
 import { Uploads } from '../../src/store/uploads.js';
 import { createApp } from '../../src/server/app.js';
 import { listen } from '../../src/server/listen.js';
+import { ChunkPool } from '../../src/server/http.js';
 import type { ServerDeps } from '../../src/server/context.js';
 import type { RequestLogEntry } from '../../src/server/log.js';
 import { resolveServeConfig } from '../../src/config.js';
@@ -47,13 +48,13 @@ export async function startProxy(t: TestContext, start: ProxyStart): Promise<Pro
   const clock = start.clock ?? systemClock;
   const config = resolveServeConfig({ store: storeDir, port: '0' }, {});
   const store = await Store.open(storeDir);
-  const deps: ServerDeps = { store, uploads: new Uploads(store, () => clock.now()), config, clock, random: Math.random };
+  const deps: ServerDeps = { store, uploads: new Uploads(store, () => clock.now()), config, clock, random: Math.random, chunks: new ChunkPool() };
   const resolved = resolveProxyOptions(start.flags, {});
   const options = start.adjust ? start.adjust(resolved) : resolved;
   const proxy = createProxyScenario(options, { clock, env: start.env ?? { DOCKER_CONFIG: storeDir }, lookup: start.lookup });
   const logs: RequestLogEntry[] = [];
   const app = createApp({ deps, scenarios: { scenarios: [preparedScenario], proxy }, log: (entry) => logs.push(entry) });
-  const server = await listen(app as unknown as http.RequestListener, { host: '127.0.0.1', port: 0 });
+  const server = await listen(app, { host: '127.0.0.1', port: 0 });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
