@@ -2,16 +2,15 @@
 // A running hash is kept in memory as a shortcut; after a restart the data file is hashed again, so a
 // session survives a restart (or a kill -9) and the client resumes from the Range it is told. Sessions
 // untouched for longer than a timeout (default 1h) are removed by expireUploads.
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID, createHash, type Hash } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobInfo, Store } from './store.js';
-import { digestFromHash, keepSourceOnError } from './store.js';
-import { HashingStream } from './hashing.js';
+import { digestFromHash } from './store.js';
+import { receiveToFile } from './upload-sink.js';
 import { isMissing, readTextIfExists, tempPath, writeFileAtomic } from './atomic.js';
 
 const UUID = /^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$/;
@@ -121,15 +120,22 @@ export class Uploads {
       }
       const running = this.hashes.get(uuid);
       const hashing = running && running.offset === before ? running : undefined;
-      const counter = new HashingStream(hashing ? [hashing.hash] : []);
+      const file = await fs.open(this.dataPath(uuid), 'r+').catch((error: unknown) => {
+        // Cancelled by a concurrent request since the size was read.
+        if (isMissing(error)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${uuid} is not known to this repository`);
+        throw error;
+      });
+      let received: number;
       try {
-        await pipeline(keepSourceOnError(body), counter, createWriteStream(this.dataPath(uuid), { flags: 'a', highWaterMark: 1 << 20 }));
+        received = await receiveToFile(body, file, before, hashing ? [hashing.hash] : []);
       } catch (error) {
-        await fs.truncate(this.dataPath(uuid), before).catch(() => undefined);
+        await file.truncate(before).catch(() => undefined);
         this.hashes.delete(uuid);
         throw error;
+      } finally {
+        await file.close();
       }
-      const size = before + counter.size;
+      const size = before + received;
       if (hashing) hashing.offset = size;
       else this.hashes.delete(uuid);
       return size;

@@ -1,0 +1,185 @@
+// The hot path of a blob push: a request body goes to a file and through a hash with as little work
+// per chunk as possible. Chunks are hashed on the main thread as they arrive while the batch before
+// them is written on the libuv threadpool, so hashing and the kernel's copy into the page cache run at
+// the same time. Writes are batched (one writev of what arrived meanwhile instead of one write per
+// 64 KiB socket read) because every write costs a threadpool round trip. A stream pipeline with a
+// Transform and a WriteStream did the same work with more per-chunk overhead and less overlap.
+import fs from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { createHash, type Hash } from 'node:crypto';
+import { RegistryError } from '../oci/errors.js';
+import type { Digest } from '../oci/digest.js';
+import type { BlobInfo, Store } from './store.js';
+import { digestFromHash } from './store.js';
+import { tempPath } from './atomic.js';
+
+/**
+ * The body is paused while this much waits for the disk. With the batch being written it bounds the
+ * memory of one upload: peak RSS during a 1 GiB push stayed near 115 MB, and 4 MiB pushed a little
+ * faster than 8 MiB on the bench machine.
+ */
+const MAX_PENDING_BYTES = 4 << 20;
+
+/**
+ * Reads source to its end, feeding every chunk to each of hashes and writing it to the open file at
+ * position onwards. Resolves with the number of bytes received, all of them written. On failure (the
+ * body cut off, a write error) it rejects only once no write is in flight, so the caller may cut the
+ * file back at once; the source is paused, not destroyed, so an error response can still be sent.
+ *
+ * One write is in flight at a time: the kernel serialises writes to one file anyway, and a second
+ * one measured no faster. What arrives meanwhile is written next, all of it in one writev (capping
+ * writes at 1 MiB cut the kernel's time but cost more in garbage collection, and chunked pushes got
+ * slower). A write starts from setImmediate, after the event loop has read whatever the socket
+ * holds, so a batch holds the data at hand without ever waiting for more: a slow client's bytes
+ * still reach the file as they come.
+ */
+export function receiveToFile(source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, file: fs.FileHandle, position: number, hashes: readonly Hash[]): Promise<number> {
+  const body = isReadable(source) ? source : Readable.from(source, { objectMode: false });
+  return new Promise<number>((resolve, reject) => {
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    let received = 0;
+    let writing = false;
+    let scheduled = false;
+    let ended = false;
+    let paused = false;
+    let failure: { error: unknown } | undefined;
+
+    const detach = () => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', fail);
+      body.off('close', onClose);
+    };
+    const fail = (error: unknown) => {
+      if (failure) return;
+      failure = { error };
+      detach();
+      body.pause();
+      if (!writing) reject(error);
+    };
+    const onData = (chunk: Uint8Array) => {
+      if (chunk.length === 0) return;
+      for (const hash of hashes) hash.update(chunk);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      received += chunk.length;
+      if (!paused && pendingBytes >= MAX_PENDING_BYTES) {
+        paused = true;
+        body.pause();
+      }
+      schedule();
+    };
+    const onEnd = () => {
+      ended = true;
+      detach();
+      schedule();
+    };
+    // 'close' before 'end': the client went away (or the body was cut for stalling).
+    const onClose = () => {
+      if (!ended) fail(Object.assign(new Error('the request body was cut off'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    };
+    const schedule = () => {
+      if (scheduled || writing) return;
+      scheduled = true;
+      setImmediate(next);
+    };
+    const next = () => {
+      scheduled = false;
+      if (failure || writing) return;
+      if (pendingBytes > 0) write();
+      else if (ended) resolve(received);
+    };
+    const write = () => {
+      const batch = pending;
+      const at = position;
+      position += pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+      writing = true;
+      if (paused) {
+        paused = false;
+        body.resume();
+      }
+      writeAll(file, batch, at).then(
+        () => {
+          writing = false;
+          if (failure) reject(failure.error);
+          else schedule();
+        },
+        (error: unknown) => {
+          writing = false;
+          if (failure) reject(failure.error);
+          else fail(error);
+        },
+      );
+    };
+
+    if (body.readableEnded) {
+      resolve(0);
+      return;
+    }
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', fail);
+    body.once('close', onClose);
+    body.resume();
+  });
+}
+
+/**
+ * Writes every byte of buffers at position. libuv writes a whole writev unless an error stops it part
+ * way; writing the rest again then reports that error (a full disk) rather than a silent short write.
+ */
+async function writeAll(file: fs.FileHandle, buffers: Uint8Array[], position: number): Promise<void> {
+  for (;;) {
+    const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+    const { bytesWritten } = await file.writev(buffers, position);
+    if (bytesWritten === total) return;
+    if (bytesWritten === 0) throw new Error(`a write of ${total} bytes at ${position} wrote nothing`);
+    position += bytesWritten;
+    let skip = bytesWritten;
+    const rest: Uint8Array[] = [];
+    for (const buffer of buffers) {
+      if (skip >= buffer.length) skip -= buffer.length;
+      else {
+        rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+        skip = 0;
+      }
+    }
+    buffers = rest;
+  }
+}
+
+/**
+ * Stores a whole body as one blob (a monolithic push): received into a temp file in the store while
+ * hashed, checked against the expected digest (DIGEST_INVALID otherwise, nothing kept), then moved
+ * into place. The temp file is gone afterwards whatever happens.
+ */
+export async function receiveBlob(store: Store, source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, expected: Digest): Promise<BlobInfo> {
+  const temp = tempPath(store.layout);
+  try {
+    const hash = createHash(expected.algorithm);
+    const file = await fs.open(temp, 'wx');
+    let size: number;
+    try {
+      size = await receiveToFile(source, file, 0, [hash]);
+    } finally {
+      await file.close();
+    }
+    const actual = digestFromHash(expected.algorithm, hash.digest('hex'));
+    if (actual.text !== expected.text) {
+      throw new RegistryError('DIGEST_INVALID', `content digest ${actual.text} does not match ${expected.text}`, {
+        detail: { expected: expected.text, actual: actual.text },
+      });
+    }
+    return await store.adoptFile(temp, actual, size);
+  } finally {
+    await fs.rm(temp, { force: true });
+  }
+}
+
+function isReadable(source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream): source is Readable {
+  const readable = source as Partial<Readable>;
+  return typeof readable.on === 'function' && typeof readable.pause === 'function' && typeof readable.resume === 'function';
+}
