@@ -79,3 +79,19 @@ test('a served tag moved by another writer on the same store is answered with th
   await other.deleteTag(REPO, 'moving');
   assert.equal((await call(registry, url)).status, 404);
 });
+
+test('a content-addressed memo answers a remembered file without looking at the disk again', async (t) => {
+  const dir = await makeTempDir(t);
+  const file = path.join(dir, 'sha256-abc');
+  const parsed: string[] = [];
+  const memo = new FileMemo((bytes) => {
+    parsed.push(bytes.toString());
+    return bytes.toString();
+  }, { maxEntries: 10, maxBytes: 1 << 20, contentAddressed: true });
+  assert.equal(await memo.read(file), undefined, 'not there yet');
+  await fs.writeFile(file, 'content');
+  assert.equal(await memo.read(file), 'content');
+  await fs.rm(file);
+  assert.equal(await memo.read(file), 'content', 'the name still means these bytes');
+  assert.deepEqual(parsed, ['content']);
+});

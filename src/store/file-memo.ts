@@ -23,6 +23,12 @@ export interface FileMemoOptions {
   maxEntries: number;
   /** Most file bytes remembered (the sum of the sizes of the files behind the entries). */
   maxBytes: number;
+  /**
+   * The files are named by their content (blobs/<alg>/<hex>): once read, a file's contents are right
+   * for as long as anyone asks by that name, so a remembered one is not stat'ed again. Whether it is
+   * still wanted (the manifest revision, the tag) is what the other memos check.
+   */
+  contentAddressed?: boolean;
 }
 
 export class FileMemo<T> {
@@ -36,8 +42,9 @@ export class FileMemo<T> {
 
   /** The parsed contents of file, or undefined when there is no such file. */
   async read(file: string): Promise<T | undefined> {
-    const stat = statIfExists(file);
     const known = this.entries.get(file);
+    if (known && this.options.contentAddressed) return known.value;
+    const stat = statIfExists(file);
     if (known && stat && sameFile(known, stat)) return known.value;
     if (known) this.forget(file, known);
     if (!stat) return undefined;

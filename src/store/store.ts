@@ -32,7 +32,7 @@ export class Store {
     maxEntries: 10_000,
     maxBytes: 1 << 20,
   });
-  private readonly manifestFiles = new FileMemo((bytes) => bytes, { maxEntries: 10_000, maxBytes: 64 << 20 });
+  private readonly manifestFiles = new FileMemo((bytes) => bytes, { maxEntries: 10_000, maxBytes: 64 << 20, contentAddressed: true });
 
   private constructor(layout: StoreLayout) {
     this.layout = layout;
