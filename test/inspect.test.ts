@@ -3,13 +3,12 @@
 // with colour on and off.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Chalk } from 'chalk';
 import { makeTempDir, startRegistry, type TestRegistry } from './helpers/registry.js';
+import { runCli as runBin, type CliResult } from './helpers/cli.js';
 import { MediaType } from '../src/oci/media-types.js';
 import { Store } from '../src/store/store.js';
 import { collectStore } from '../src/inspect/collect.js';
@@ -20,7 +19,6 @@ import { renderTree } from '../src/inspect/render-tree.js';
 import { formatSize, shortDigest } from '../src/inspect/table.js';
 import type { ImageTree, ManifestSummary, StoreReport } from '../src/inspect/model.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/broken-reg.js');
 const ANSI = /\x1b\[[0-9;]*m/;
 const { ociManifest: OCI_MANIFEST, ociIndex: OCI_INDEX, ociConfig: OCI_CONFIG, ociLayerGzip: OCI_LAYER } = MediaType;
 const { dockerManifest: DOCKER_MANIFEST, dockerConfig: DOCKER_CONFIG, dockerLayerGzip: DOCKER_LAYER } = MediaType;
@@ -117,22 +115,9 @@ async function buildStore(t: TestContext) {
 
 // ---- the CLI ----
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'inspect', ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+/** `broken-reg inspect <args>` with exactly this environment (plus PATH and the test's HOME). */
+function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return runBin(['inspect', ...args], { env, timeoutMs: 30_000 });
 }
 
 async function ok(args: string[], env: NodeJS.ProcessEnv): Promise<string> {

@@ -9,7 +9,7 @@
 // from there. Sessions nobody resumes are removed by upload expiry (reliability-timeouts.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import type { TestContext } from 'node:test';
@@ -20,8 +20,8 @@ import { runCli, startServeCli, type ServingCli } from './helpers/cli.js';
 import { createSkopeo, requireTools, ok } from './helpers/clients.js';
 import { call, getBytes, ociImage, pushImage, randomContent, sha256, REPO, type Content, type ImageParts } from './helpers/oci-http.js';
 import { createHash } from 'node:crypto';
-import http from 'node:http';
 import { assertStoreIntact, largestTemp, tmpEntries, until } from './helpers/integrity.js';
+import { startFront } from './helpers/proxy.js';
 
 /** broken/random:layers-2_size-200m, as `broken-reg seed` makes it everywhere. */
 const RANDOM_TAG = 'layers-2_size-200m';
@@ -80,7 +80,7 @@ async function hashOverHttp(server: Server, blobPath: string): Promise<string> {
  */
 async function startUpstream(t: TestContext, image: ImageParts, stalls: (digest: string) => boolean): Promise<{ host: string }> {
   const blobs = new Map([image.config, ...image.layers].map((blob) => [blob.digest, blob]));
-  const server = http.createServer((req, res) => {
+  return startFront(t, (req, res) => {
     const url = req.url ?? '';
     const blob = /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(url)?.[1];
     const headers = { 'Docker-Distribution-API-Version': 'registry/2.0' };
@@ -100,15 +100,6 @@ async function startUpstream(t: TestContext, image: ImageParts, stalls: (digest:
       res.writeHead(404, { ...headers, 'Content-Type': 'application/json' }).end('{"errors":[{"code":"NOT_FOUND","message":"no","detail":{}}]}');
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  return { host: `127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
 /** Every blob of the image (and its manifest) over raw HTTP, hashed. */

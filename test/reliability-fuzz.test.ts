@@ -5,9 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import http from 'node:http';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import { buildRegistry } from '../src/server/registry.js';
 import { listen } from '../src/server/listen.js';
@@ -17,6 +15,7 @@ import type { RequestLogEntry } from '../src/server/log.js';
 import { makeTempDir, type TestRegistry } from './helpers/registry.js';
 import { REPO, getBytes, listFiles, ociImage, pushImage, sha256 } from './helpers/oci-http.js';
 import { assertStoreIntact } from './helpers/integrity.js';
+import { startFront } from './helpers/proxy.js';
 import { Dice, fuzzCase, prng, send, sendHttp, type FuzzCase, type Outcome } from './helpers/fuzz.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261123);
@@ -29,20 +28,12 @@ const SOCKET_TIMEOUT_MS = 8_000;
 
 /** An upstream for names outside broken/: it knows nothing, so the proxy answers 4xx, never the internet. */
 async function emptyUpstream(t: TestContext): Promise<string> {
-  const server = http.createServer((req, res) => {
+  const front = await startFront(t, (req, res) => {
     const body = req.url === '/v2/' ? '{}' : '{"errors":[{"code":"NAME_UNKNOWN","message":"nothing here","detail":{}}]}';
     res.writeHead(req.url === '/v2/' ? 200 : 404, { 'Content-Type': 'application/json', 'Docker-Distribution-API-Version': 'registry/2.0' });
     res.end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return front.host;
 }
 
 /** What is wrong with one outcome, or undefined when it follows the rules. */

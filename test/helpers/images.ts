@@ -91,15 +91,20 @@ export function pseudoRandomBytes(seed: string, size: number): Buffer {
   return Buffer.concat(chunks).subarray(0, size);
 }
 
-/** A tar of the files (with their parent directories), fixed owner and time. */
-async function tarOf(files: FileEntry[]): Promise<Buffer> {
-  const pack = tar.pack();
+/** The whole output of a tar-stream pack, once it is finalized. */
+export function packedBytes(pack: tar.Pack): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
+  return new Promise<Buffer>((resolve, reject) => {
     pack.on('data', (chunk) => chunks.push(chunk as Buffer));
     pack.on('end', () => resolve(Buffer.concat(chunks)));
     pack.on('error', reject);
   });
+}
+
+/** A tar of the files (with their parent directories), fixed owner and time. */
+async function tarOf(files: FileEntry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const done = packedBytes(pack);
   const common = { mtime: EPOCH, uid: 0, gid: 0, uname: 'root', gname: 'root' };
   const directories = new Set<string>();
   for (const file of files) {

@@ -18,19 +18,12 @@ import { resolveServeConfig } from '../../src/config.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import { preparedScenario } from '../../src/scenarios/prepared.js';
 import { createProxyScenario, resolveProxyOptions, type LookupAll, type ProxyFlags, type ProxyOptions } from '../../src/proxy/index.js';
-import { makeTempDir } from './registry.js';
+import { makeTempDir, type TestRegistry } from './registry.js';
 
 export const TIMEOUT_MS = 20_000;
 
-export interface ProxyRegistry {
-  url: string;
-  host: string;
-  port: number;
-  storeDir: string;
-  deps: ServerDeps;
-  logs: RequestLogEntry[];
-  stop(): Promise<void>;
-}
+/** A registry with the proxy wired to a test's upstream; like startRegistry's, without the server handle. */
+export type ProxyRegistry = Omit<TestRegistry, 'server'>;
 
 export interface ProxyStart {
   flags: ProxyFlags;

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import tar from 'tar-stream';
-import { allBlobs, MEDIA, sha256, type Blob, type TestImage } from './images.js';
+import { allBlobs, MEDIA, packedBytes, sha256, type Blob, type TestImage } from './images.js';
 
 export interface TarEntry {
   name: string;
@@ -20,12 +20,7 @@ const REF_NAME = 'org.opencontainers.image.ref.name';
 /** A tar of the entries, in the order given. */
 export async function tarOf(entries: TarEntry[]): Promise<Buffer> {
   const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    pack.on('data', (chunk) => chunks.push(chunk as Buffer));
-    pack.on('end', () => resolve(Buffer.concat(chunks)));
-    pack.on('error', reject);
-  });
+  const done = packedBytes(pack);
   for (const entry of entries) {
     const common = { name: entry.name, mtime: EPOCH, uid: 0, gid: 0, mode: entry.type === 'directory' ? 0o755 : 0o644 };
     if (entry.type === 'directory') pack.entry({ ...common, type: 'directory' });
