@@ -3,7 +3,6 @@ import { RegistryError } from '../oci/errors.js';
 import { requireDigest, parseDigest } from '../oci/digest.js';
 import { isValidName } from '../oci/reference.js';
 import { rangeHeader } from '../store/uploads.js';
-import { receiveBlob } from '../store/upload-sink.js';
 import type { Handler, RequestContext } from '../server/context.js';
 import { sendEmpty } from '../server/http.js';
 
@@ -36,7 +35,7 @@ export const startUpload: Handler = async (ctx) => {
   const digestParam = ctx.query.get('digest');
   if (digestParam !== null) {
     const digest = requireDigest(digestParam);
-    const blob = await receiveBlob(store, ctx.req, digest);
+    const blob = await store.ingestBlob(ctx.req, digest);
     await store.linkBlob(name, blob.digest);
     blobCreated(ctx, blob.digest.text);
     return;

@@ -1,17 +1,13 @@
-// The hot path of a blob push: a request body goes to a file and through a hash with as little work
-// per chunk as possible. Chunks are hashed on the main thread as they arrive while the batch before
-// them is written on the libuv threadpool, so hashing and the kernel's copy into the page cache run at
-// the same time. Writes are batched (one writev of what arrived meanwhile instead of one write per
-// 64 KiB socket read) because every write costs a threadpool round trip. A stream pipeline with a
-// Transform and a WriteStream did the same work with more per-chunk overhead and less overlap.
+// The hot path of storing a blob (a push, a PATCH, a generated layer): a body goes to a file and
+// through a hash with as little work per chunk as possible. Chunks are hashed on the main thread as
+// they arrive while the batch before them is written on the libuv threadpool, so hashing and the
+// kernel's copy into the page cache run at the same time. Writes are batched (one writev of what
+// arrived meanwhile instead of one write per 64 KiB socket read) because every write costs a
+// threadpool round trip. A stream pipeline with a Transform and a WriteStream did the same work with
+// more per-chunk overhead and less overlap.
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { createHash, type Hash } from 'node:crypto';
-import { RegistryError } from '../oci/errors.js';
-import type { Digest } from '../oci/digest.js';
-import type { BlobInfo, Store } from './store.js';
-import { digestFromHash } from './store.js';
-import { tempPath } from './atomic.js';
+import type { Hash } from 'node:crypto';
 
 /**
  * The body is paused while this much waits for the disk. With the batch being written it bounds the
@@ -148,34 +144,6 @@ async function writeAll(file: fs.FileHandle, buffers: Uint8Array[], position: nu
       }
     }
     buffers = rest;
-  }
-}
-
-/**
- * Stores a whole body as one blob (a monolithic push): received into a temp file in the store while
- * hashed, checked against the expected digest (DIGEST_INVALID otherwise, nothing kept), then moved
- * into place. The temp file is gone afterwards whatever happens.
- */
-export async function receiveBlob(store: Store, source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, expected: Digest): Promise<BlobInfo> {
-  const temp = tempPath(store.layout);
-  try {
-    const hash = createHash(expected.algorithm);
-    const file = await fs.open(temp, 'wx');
-    let size: number;
-    try {
-      size = await receiveToFile(source, file, 0, [hash]);
-    } finally {
-      await file.close();
-    }
-    const actual = digestFromHash(expected.algorithm, hash.digest('hex'));
-    if (actual.text !== expected.text) {
-      throw new RegistryError('DIGEST_INVALID', `content digest ${actual.text} does not match ${expected.text}`, {
-        detail: { expected: expected.text, actual: actual.text },
-      });
-    }
-    return await store.adoptFile(temp, actual, size);
-  } finally {
-    await fs.rm(temp, { force: true });
   }
 }
 

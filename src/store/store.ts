@@ -1,14 +1,12 @@
 // The store: content-addressed blobs, manifests kept byte-for-byte with their media type, tags and
 // referrers, all on disk (see layout.ts) and written atomically.
 import fs from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { RegistryError } from '../oci/errors.js';
 import { parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
 import { StoreLayout } from './layout.js';
-import { isMissing, moveIntoPlace, openTemp, readTextIfExists, removeStaleTemps, writeFileAtomic } from './atomic.js';
-import { HashingStream } from './hashing.js';
+import { isMissing, moveIntoPlace, readTextIfExists, removeStaleTemps, tempPath, writeFileAtomic } from './atomic.js';
+import { receiveToFile } from './receive-to-file.js';
 import { describeManifest, type Descriptor } from './manifest-facts.js';
 import { FileMemo, statIfExists } from './file-memo.js';
 
@@ -68,20 +66,25 @@ export class Store {
    */
   async ingestBlob(source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, expected?: Digest): Promise<BlobInfo> {
     const algorithm: Algorithm = expected?.algorithm ?? 'sha256';
-    const hashing = HashingStream.of(algorithm);
-    const temp = openTemp(this.layout);
+    const hash = createHash(algorithm);
+    const temp = tempPath(this.layout);
     try {
-      await pipeline(keepSourceOnError(source), hashing.stream, temp.stream);
-      const size = hashing.stream.size;
-      const digest = digestFromHash(algorithm, hashing.hash.digest('hex'));
+      const file = await fs.open(temp, 'wx');
+      let size: number;
+      try {
+        size = await receiveToFile(source, file, 0, [hash]);
+      } finally {
+        await file.close();
+      }
+      const digest = digestFromHash(algorithm, hash.digest('hex'));
       if (expected && expected.text !== digest.text) {
         throw new RegistryError('DIGEST_INVALID', `content digest ${digest.text} does not match ${expected.text}`, {
           detail: { expected: expected.text, actual: digest.text },
         });
       }
-      return await this.adoptFile(temp.path, digest, size);
+      return await this.adoptFile(temp, digest, size);
     } finally {
-      await fs.rm(temp.path, { force: true });
+      await fs.rm(temp, { force: true });
     }
   }
 
@@ -216,15 +219,6 @@ export class Store {
     }
     return descriptors;
   }
-}
-
-/**
- * A request body is read without being destroyed when the store fails (a full disk): the error
- * response can still reach the client on the same connection.
- */
-export function keepSourceOnError(source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream): AsyncIterable<Uint8Array> | NodeJS.ReadableStream {
-  const readable = source as Partial<Readable>;
-  return typeof readable.iterator === 'function' ? (readable.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>) : source;
 }
 
 export function digestFromHash(algorithm: Algorithm, hex: string): Digest {

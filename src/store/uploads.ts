@@ -10,7 +10,7 @@ import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobInfo, Store } from './store.js';
 import { digestFromHash } from './store.js';
-import { receiveToFile } from './upload-sink.js';
+import { receiveToFile } from './receive-to-file.js';
 import { isMissing, readTextIfExists, tempPath, writeFileAtomic } from './atomic.js';
 
 const UUID = /^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$/;
