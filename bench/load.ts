@@ -1,8 +1,9 @@
 // Load generators: wrk for request rates (its output parsed; ab for HEAD, which wrk 4.1 waits on for a
-// body that never comes), curl for whole blob downloads (one or
-// several in parallel), and a crowd of idle sockets holding slow requests open. Every run is bounded
-// in time; every child is waited for or killed by PID.
+// body that never comes), curl for whole blob downloads (one or several in parallel) and for big
+// uploads, and a crowd of idle sockets holding slow requests open. Every run is bounded in time; every
+// child is waited for or killed by PID.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 
 export interface WrkOptions {
@@ -51,13 +52,13 @@ export function parseWrk(text: string): WrkResult {
 }
 
 /** Runs a child to completion, killing it by PID after limitMs; resolves with its stdout. */
-function run(command: string, args: string[], limitMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(command: string, args: string[], limitMs: number, stdin: 'ignore' | number = 'ignore'): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: [stdin, 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => {
       if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
     }, limitMs);
@@ -129,6 +130,62 @@ export async function download(url: string, parallel: number, expectedBytes: num
     }
   }
   return { bytesPerSecond: (parallel * expectedBytes) / seconds, seconds };
+}
+
+export interface UploadOptions {
+  method: 'POST' | 'PUT' | 'PATCH';
+  url: string;
+  /** The whole file is the body. */
+  file: string;
+  headers?: Record<string, string>;
+  limitSeconds?: number;
+}
+
+export interface UploadResult {
+  status: number;
+  /** The Location header, resolved against url. */
+  location?: string;
+  /** The start of the response body, for error messages. */
+  body: string;
+}
+
+/**
+ * Sends a file as one request body with curl, the way registry clients push: Content-Length declared,
+ * no chunked encoding, no Expect: 100-continue. curl reads the file itself (as its stdin, so it never
+ * appends the file name to a URL ending in '/'), which keeps the client's own CPU small: on two cores
+ * a client that spends a CPU-second per GiB, as a Node one does, takes that second from the server
+ * being measured.
+ */
+export async function upload(options: UploadOptions): Promise<UploadResult> {
+  const limitSeconds = options.limitSeconds ?? 300;
+  const size = fs.statSync(options.file).size;
+  const args = ['-s', '-S', '-D', '-', '--max-time', String(limitSeconds), '-X', options.method, '-T', '-'];
+  const headers = { 'Content-Type': 'application/octet-stream', ...options.headers, 'Content-Length': String(size), 'Transfer-Encoding': '', Expect: '' };
+  for (const [name, value] of Object.entries(headers)) args.push('-H', value === '' ? `${name}:` : `${name}: ${value}`);
+  args.push(options.url);
+  const fd = fs.openSync(options.file, 'r');
+  try {
+    const { code, stdout, stderr } = await run('curl', args, (limitSeconds + 10) * 1000, fd);
+    if (code !== 0) throw new Error(`curl ${options.method} ${options.url}: exit ${code} ${stderr.trim()}`);
+    return parseCurlResponse(stdout, options.url);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Parses what `curl -D -` prints for one request: the status line and headers, a blank line, the body. */
+export function parseCurlResponse(text: string, url: string): UploadResult {
+  const end = text.indexOf('\r\n\r\n');
+  const head = end < 0 ? text : text.slice(0, end);
+  const [statusLine = '', ...lines] = head.split('\r\n');
+  const status = Number(/^HTTP\/[\d.]+ (\d{3})/.exec(statusLine)?.[1]);
+  if (!Number.isInteger(status)) throw new Error(`no HTTP status in curl's output: ${JSON.stringify(text.slice(0, 200))}`);
+  let location: string | undefined;
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === 'location') location = new URL(line.slice(colon + 1).trim(), url).toString();
+  }
+  return { status, location, body: end < 0 ? '' : text.slice(end + 4, end + 304) };
 }
 
 export interface HeldRequests {

@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { upload, type UploadResult } from './load.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/broken-reg.js');
 const MIB = 1024 * 1024;
@@ -283,34 +284,55 @@ export interface PushResult {
 }
 
 /**
- * Pushes the big blob from its file and times it. monolithic: POST ?digest= with the whole body (a
- * registry that answers 202 instead, as distribution does, gets the body in the PUT ?digest= that
- * follows). chunked: POST, PATCH chunks with Content-Range, PUT ?digest= without a body.
+ * The blob cut into files of chunk bytes (the last one shorter), written once beside it, so that curl
+ * can send each PATCH straight from a file.
+ */
+function blobParts(blob: BigBlob, chunk: number): { file: string; start: number; end: number }[] {
+  const parts: { file: string; start: number; end: number }[] = [];
+  for (let start = 0, n = 0; start < blob.size && n < 100_000; start += chunk, n++) {
+    const end = Math.min(blob.size, start + chunk) - 1;
+    const file = `${blob.file}.${chunk}.${n}`;
+    if (!fs.existsSync(file) || fs.statSync(file).size !== end - start + 1) {
+      const bytes = Buffer.allocUnsafe(end - start + 1);
+      const fd = fs.openSync(blob.file, 'r');
+      try {
+        for (let done = 0; done < bytes.length; ) {
+          const read = fs.readSync(fd, bytes, done, bytes.length - done, start + done);
+          if (read === 0) throw new Error(`${blob.file} is shorter than ${blob.size} bytes`);
+          done += read;
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.writeFileSync(file, bytes);
+    }
+    parts.push({ file, start, end });
+  }
+  return parts;
+}
+
+async function expectUploaded(what: string, response: UploadResult, statuses: number[]): Promise<UploadResult> {
+  if (!statuses.includes(response.status)) throw new Error(`${what}: status ${response.status}: ${response.body}`);
+  return response;
+}
+
+/**
+ * Pushes the big blob from its file and times it; curl sends every body (see upload in load.ts).
+ * monolithic: POST ?digest= with the whole body (a registry that answers 202 instead, as distribution
+ * does, gets the body in the PUT ?digest= that follows). chunked: POST, PATCH chunks with
+ * Content-Range, PUT ?digest= without a body.
  */
 export async function pushBigBlob(base: string, repo: string, blob: BigBlob, mode: PushMode, chunk = 64 * MIB): Promise<PushResult> {
+  const parts = mode === 'chunked' ? blobParts(blob, chunk) : [];
   const started = performance.now();
-  const bodyOf = (start: number, end: number) => fs.createReadStream(blob.file, { start, end, highWaterMark: 4 * MIB });
-  const timeouts = { headersTimeout: 300_000, bodyTimeout: 300_000 };
   let method = 'POST ?digest=';
   if (mode === 'monolithic') {
-    const post = await request(withDigest(`${base}/v2/${repo}/blobs/uploads/`, blob.digest), {
-      method: 'POST',
-      body: bodyOf(0, blob.size - 1),
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
-      ...timeouts,
-    });
-    await expectStatus('POST ?digest=', post, [201, 202]);
-    await post.body.dump();
-    if (post.statusCode === 202) {
+    const post = await upload({ method: 'POST', url: withDigest(`${base}/v2/${repo}/blobs/uploads/`, blob.digest), file: blob.file });
+    await expectUploaded('POST ?digest=', post, [201, 202]);
+    if (post.status === 202) {
       method = 'POST, PUT ?digest= with body';
-      const put = await request(withDigest(location(base, post), blob.digest), {
-        method: 'PUT',
-        body: bodyOf(0, blob.size - 1),
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
-        ...timeouts,
-      });
-      await expectStatus('PUT ?digest=', put, [201]);
-      await put.body.dump();
+      if (!post.location) throw new Error('upload response without Location');
+      await expectUploaded('PUT ?digest=', await upload({ method: 'PUT', url: withDigest(post.location, blob.digest), file: blob.file }), [201]);
     }
     return { seconds: (performance.now() - started) / 1000, method };
   }
@@ -318,22 +340,16 @@ export async function pushBigBlob(base: string, repo: string, blob: BigBlob, mod
   await expectStatus('POST upload', post, [202]);
   await post.body.dump();
   let next = location(base, post);
-  for (let offset = 0, count = 0; offset < blob.size && count < 100_000; offset += chunk, count++) {
-    const end = Math.min(blob.size, offset + chunk) - 1;
-    const patch = await request(next, {
-      method: 'PATCH',
-      body: bodyOf(offset, end),
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(end - offset + 1), 'content-range': `${offset}-${end}` },
-      ...timeouts,
-    });
-    await expectStatus(`PATCH ${offset}-${end}`, patch, [202]);
-    await patch.body.dump();
-    next = location(base, patch);
+  for (const part of parts) {
+    const patch = await upload({ method: 'PATCH', url: next, file: part.file, headers: { 'Content-Range': `${part.start}-${part.end}` } });
+    await expectUploaded(`PATCH ${part.start}-${part.end}`, patch, [202]);
+    if (!patch.location) throw new Error('PATCH response without Location');
+    next = patch.location;
   }
-  const put = await request(withDigest(next, blob.digest), { method: 'PUT', headers: { 'content-length': '0' }, ...timeouts });
+  const put = await request(withDigest(next, blob.digest), { method: 'PUT', headers: { 'content-length': '0' } });
   await expectStatus('PUT ?digest=', put, [201]);
   await put.body.dump();
-  return { seconds: (performance.now() - started) / 1000, method: `POST, ${Math.ceil(blob.size / chunk)} PATCH of ${chunk / MIB} MiB, PUT` };
+  return { seconds: (performance.now() - started) / 1000, method: `POST, ${parts.length} PATCH of ${chunk / MIB} MiB, PUT` };
 }
 
 /** Puts file at root/<url path>, so nginx serves it at the same path as the registries. */
