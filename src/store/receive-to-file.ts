@@ -1,13 +1,12 @@
-// The hot path of storing a blob (a push, a PATCH, a generated layer): a body goes to a file and
-// through a hash with as little work per chunk as possible. Chunks are hashed on the main thread as
-// they arrive while the batch before them is written on the libuv threadpool, so hashing and the
-// kernel's copy into the page cache run at the same time. Writes are batched (one writev of what
-// arrived meanwhile instead of one write per 64 KiB socket read) because every write costs a
-// threadpool round trip. A stream pipeline with a Transform and a WriteStream did the same work with
-// more per-chunk overhead and less overlap.
+// The hot path of storing a blob (a push, a PATCH, a generated layer): a body goes to a file with as
+// little work per chunk as possible. Chunks are collected as they arrive while the batch before them
+// is written on the libuv threadpool, and each written range is reported so that a FileHasher
+// (file-hasher.ts) can hash it on its own thread: the event loop only receives. Writes are batched
+// (one writev of what arrived meanwhile instead of one write per 64 KiB socket read) because every
+// write costs a threadpool round trip. A stream pipeline with a Transform and a WriteStream did the
+// same work with more per-chunk overhead and less overlap.
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { Hash } from 'node:crypto';
 
 /**
  * The body is paused while this much waits for the disk. With the batch being written it bounds the
@@ -17,8 +16,9 @@ import type { Hash } from 'node:crypto';
 const MAX_PENDING_BYTES = 4 << 20;
 
 /**
- * Reads source to its end, feeding every chunk to each of hashes and writing it to the open file at
- * position onwards. Resolves with the number of bytes received, all of them written. On failure (the
+ * Reads source to its end, writing it to the open file at position onwards, and calls written(end)
+ * each time the bytes before end are in the file. Resolves with the number of bytes received, all of
+ * them written. On failure (the
  * body cut off, a write error) it rejects only once no write is in flight, so the caller may cut the
  * file back at once; the source is paused, not destroyed, so an error response can still be sent.
  *
@@ -29,7 +29,12 @@ const MAX_PENDING_BYTES = 4 << 20;
  * holds, so a batch holds the data at hand without ever waiting for more: a slow client's bytes
  * still reach the file as they come.
  */
-export function receiveToFile(source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, file: fs.FileHandle, position: number, hashes: readonly Hash[]): Promise<number> {
+export function receiveToFile(
+  source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
+  file: fs.FileHandle,
+  position: number,
+  written: (end: number) => void = () => undefined,
+): Promise<number> {
   const body = isReadable(source) ? source : Readable.from(source, { objectMode: false });
   return new Promise<number>((resolve, reject) => {
     let pending: Uint8Array[] = [];
@@ -56,7 +61,6 @@ export function receiveToFile(source: AsyncIterable<Uint8Array> | NodeJS.Readabl
     };
     const onData = (chunk: Uint8Array) => {
       if (chunk.length === 0) return;
-      for (const hash of hashes) hash.update(chunk);
       pending.push(chunk);
       pendingBytes += chunk.length;
       received += chunk.length;
@@ -100,8 +104,9 @@ export function receiveToFile(source: AsyncIterable<Uint8Array> | NodeJS.Readabl
       writeAll(file, batch, at).then(
         () => {
           writing = false;
-          if (failure) reject(failure.error);
-          else schedule();
+          if (failure) return reject(failure.error);
+          written(position);
+          schedule();
         },
         (error: unknown) => {
           writing = false;

@@ -9,6 +9,7 @@ import { isMissing, moveIntoPlace, readTextIfExists, removeStaleTemps, tempPath,
 import { receiveToFile } from './receive-to-file.js';
 import { describeManifest, type Descriptor } from './manifest-facts.js';
 import { FileMemo, statIfExists } from './file-memo.js';
+import { FileHasher } from './file-hasher.js';
 
 export interface BlobInfo {
   digest: Digest;
@@ -31,6 +32,9 @@ export class Store {
     maxBytes: 1 << 20,
   });
   private readonly manifestFiles = new FileMemo((bytes) => bytes, { maxEntries: 10_000, maxBytes: 64 << 20, contentAddressed: true });
+
+  /** Hashes blobs as they are written, off the event loop. */
+  readonly hasher = new FileHasher();
 
   private constructor(layout: StoreLayout) {
     this.layout = layout;
@@ -66,17 +70,20 @@ export class Store {
    */
   async ingestBlob(source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, expected?: Digest): Promise<BlobInfo> {
     const algorithm: Algorithm = expected?.algorithm ?? 'sha256';
-    const hash = createHash(algorithm);
     const temp = tempPath(this.layout);
     try {
       const file = await fs.open(temp, 'wx');
+      const job = this.hasher.start(temp, algorithm);
       let size: number;
       try {
-        size = await receiveToFile(source, file, 0, [hash]);
+        size = await receiveToFile(source, file, 0, (end) => job.written(end));
+      } catch (error) {
+        job.close();
+        throw error;
       } finally {
         await file.close();
       }
-      const digest = digestFromHash(algorithm, hash.digest('hex'));
+      const digest = digestFromHash(algorithm, await job.digest(size));
       if (expected && expected.text !== digest.text) {
         throw new RegistryError('DIGEST_INVALID', `content digest ${digest.text} does not match ${expected.text}`, {
           detail: { expected: expected.text, actual: digest.text },

@@ -1,16 +1,17 @@
 // Upload sessions on disk: uploads/<uuid>/data holds the bytes so far, info.json who they belong to.
-// A running hash is kept in memory as a shortcut; after a restart the data file is hashed again, so a
+// A running hash is kept as a shortcut (a job of the store's FileHasher, fed as chunks are written);
+// after a restart, or a chunk that failed, the data file is hashed again, so a
 // session survives a restart (or a kill -9) and the client resumes from the Range it is told. Sessions
 // untouched for longer than a timeout (default 1h) are removed by expireUploads.
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { randomUUID, createHash, type Hash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobInfo, Store } from './store.js';
 import { digestFromHash } from './store.js';
 import { receiveToFile } from './receive-to-file.js';
+import type { HashJob } from './file-hasher.js';
 import { isMissing, readTextIfExists, tempPath, writeFileAtomic } from './atomic.js';
 
 const UUID = /^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$/;
@@ -29,7 +30,8 @@ export interface UploadInfo {
 }
 
 interface RunningHash {
-  hash: Hash;
+  /** sha256 of the data file's first offset bytes. */
+  job: HashJob;
   offset: number;
 }
 
@@ -55,7 +57,7 @@ export class Uploads {
     return expireUploads(this.store, this.timeoutMs, this.now(), (uuid, work) =>
       this.exclusive(uuid, async () => {
         const gone = await work();
-        if (gone) this.hashes.delete(uuid);
+        if (gone) this.dropHash(uuid);
         return gone;
       }),
     );
@@ -89,7 +91,7 @@ export class Uploads {
     await fs.writeFile(path.join(dir, 'data'), '');
     const info: UploadInfo = { repository, startedAt: this.now().toISOString() };
     await writeFileAtomic(this.store.layout, path.join(dir, 'info.json'), JSON.stringify(info));
-    this.hashes.set(uuid, { hash: createHash('sha256'), offset: 0 });
+    this.hashes.set(uuid, { job: this.store.hasher.start(path.join(dir, 'data'), 'sha256'), offset: 0 });
     return uuid;
   }
 
@@ -120,6 +122,7 @@ export class Uploads {
       }
       const running = this.hashes.get(uuid);
       const hashing = running && running.offset === before ? running : undefined;
+      if (!hashing) this.dropHash(uuid);
       const file = await fs.open(this.dataPath(uuid), 'r+').catch((error: unknown) => {
         // Cancelled by a concurrent request since the size was read.
         if (isMissing(error)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${uuid} is not known to this repository`);
@@ -127,17 +130,16 @@ export class Uploads {
       });
       let received: number;
       try {
-        received = await receiveToFile(body, file, before, hashing ? [hashing.hash] : []);
+        received = await receiveToFile(body, file, before, hashing ? (end) => hashing.job.written(end) : undefined);
       } catch (error) {
         await file.truncate(before).catch(() => undefined);
-        this.hashes.delete(uuid);
+        this.dropHash(uuid);
         throw error;
       } finally {
         await file.close();
       }
       const size = before + received;
       if (hashing) hashing.offset = size;
-      else this.hashes.delete(uuid);
       return size;
     });
   }
@@ -147,11 +149,7 @@ export class Uploads {
     return this.exclusive(uuid, async () => {
       const size = await this.size(repository, uuid);
       try {
-        const running = this.hashes.get(uuid);
-        const hex =
-          running && running.offset === size && expected.algorithm === 'sha256'
-            ? running.hash.digest('hex')
-            : await hashFile(this.dataPath(uuid), expected.algorithm);
+        const hex = await this.digestData(uuid, size, expected.algorithm);
         const actual = digestFromHash(expected.algorithm, hex);
         if (actual.text !== expected.text) {
           throw new RegistryError('DIGEST_INVALID', `upload digest ${actual.text} does not match ${expected.text}`, {
@@ -172,8 +170,27 @@ export class Uploads {
     await this.remove(uuid);
   }
 
-  private async remove(uuid: string): Promise<void> {
+  /** The hex digest of the session's data: the running hash when it covers it all, else the file hashed again. */
+  private async digestData(uuid: string, size: number, algorithm: Digest['algorithm']): Promise<string> {
+    const running = this.hashes.get(uuid);
+    if (running && running.offset === size && algorithm === 'sha256') {
+      try {
+        return await running.job.digest(size);
+      } catch {
+        // The hashing thread stopped: hash the file again below.
+      }
+    }
+    this.dropHash(uuid);
+    return this.store.hasher.start(this.dataPath(uuid), algorithm).digest(size);
+  }
+
+  private dropHash(uuid: string): void {
+    this.hashes.get(uuid)?.job.close();
     this.hashes.delete(uuid);
+  }
+
+  private async remove(uuid: string): Promise<void> {
+    this.dropHash(uuid);
     await fs.rm(this.store.layout.upload(uuid), { recursive: true, force: true });
   }
 
@@ -262,15 +279,4 @@ async function lastTouched(dir: string): Promise<number | undefined> {
 /** The Range header of an upload holding size bytes, as registries write it. */
 export function rangeHeader(size: number): string {
   return `0-${Math.max(0, size - 1)}`;
-}
-
-async function hashFile(file: string, algorithm: Digest['algorithm']): Promise<string> {
-  const hash = createHash(algorithm);
-  try {
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  } catch (error) {
-    if (isMissing(error)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload data is missing');
-    throw error;
-  }
-  return hash.digest('hex');
 }

@@ -1,0 +1,81 @@
+// The thread behind FileHasher (file-hasher.ts): hashes byte ranges of files as they are written,
+// reading them back from the page cache, so that the event loop never runs the hash of a big body.
+// It answers only what the client asks for: a digest, or the error that stopped a job.
+import fs from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { parentPort } from 'node:worker_threads';
+import type { HasherReply, HasherRequest } from './file-hasher.js';
+
+/** Read size: large enough that a read costs little beside the hash, small enough to stay in cache. */
+const READ_BYTES = 1 << 20;
+
+interface Job {
+  hash: Hash;
+  /** Absent when the file could not be opened. */
+  fd?: number;
+  /** Bytes of the file hashed so far. */
+  position: number;
+  /** The first error; the job then only waits for its digest request to report it. */
+  failure?: string;
+}
+
+function serve(port: NonNullable<typeof parentPort>): void {
+  const jobs = new Map<number, Job>();
+  const buffer = Buffer.allocUnsafe(READ_BYTES);
+  const reply = (message: HasherReply) => port.postMessage(message);
+
+  const hashUpTo = (job: Job, end: number) => {
+    while (job.position < end && job.fd !== undefined) {
+      const read = fs.readSync(job.fd, buffer, 0, Math.min(READ_BYTES, end - job.position), job.position);
+      if (read === 0) throw new Error(`the file ended at ${job.position}, before ${end}`);
+      job.hash.update(buffer.subarray(0, read));
+      job.position += read;
+    }
+  };
+  const close = (id: number) => {
+    const job = jobs.get(id);
+    jobs.delete(id);
+    if (job?.fd !== undefined) fs.closeSync(job.fd);
+  };
+
+  port.on('message', (message: HasherRequest) => {
+    const job = jobs.get(message.id);
+    try {
+      switch (message.type) {
+        case 'open': {
+          const opened: Job = { hash: createHash(message.algorithm), position: message.from };
+          jobs.set(message.id, opened);
+          try {
+            opened.fd = fs.openSync(message.file, 'r');
+          } catch (error) {
+            opened.failure = error instanceof Error ? error.message : String(error);
+          }
+          break;
+        }
+        case 'written':
+          if (job && !job.failure) hashUpTo(job, message.end);
+          break;
+        case 'digest':
+          if (!job) throw new Error('no such job');
+          if (job.failure) throw new Error(job.failure);
+          hashUpTo(job, message.end);
+          reply({ id: message.id, hex: job.hash.digest('hex') });
+          close(message.id);
+          break;
+        case 'close':
+          close(message.id);
+          break;
+      }
+    } catch (error) {
+      const text = error instanceof Error ? error.message : String(error);
+      if (message.type === 'digest') {
+        reply({ id: message.id, error: text });
+        close(message.id);
+      } else if (job) {
+        job.failure ??= text;
+      }
+    }
+  });
+}
+
+if (parentPort) serve(parentPort);
