@@ -55,6 +55,27 @@ test('a missing or short file is an error, never a digest of what happened to be
   assert.equal(await hasher.start(file, 'sha256').digest(12), sha256(Buffer.from('twelve bytes')));
 });
 
+test('jobs left open between writes hold no file open', async (t) => {
+  const dir = await makeTempDir(t);
+  const file = path.join(dir, 'session-data');
+  await fs.writeFile(file, 'abc');
+  const hasher = new FileHasher();
+  t.after(() => hasher.close());
+  const open = Array.from({ length: 300 }, () => hasher.start(file, 'sha256'));
+  for (const job of open) job.written(3);
+  // The worker takes messages in order: once this digest is back, every range above is hashed.
+  assert.equal(await hasher.start(file, 'sha256').digest(3), sha256(Buffer.from('abc')));
+  const holding = [];
+  for (const fd of await fs.readdir('/proc/self/fd')) {
+    const target = await fs.readlink(`/proc/self/fd/${fd}`).catch(() => '');
+    if (target === file) holding.push(fd);
+  }
+  assert.deepEqual(holding, [], 'descriptors on the file');
+  await fs.appendFile(file, 'def');
+  assert.equal(await open[0]?.digest(6), sha256(Buffer.from('abcdef')), 'a job continues where it was');
+  for (const job of open) job.close();
+});
+
 test('an idle hasher stops its thread and starts another for the next job', async (t) => {
   const dir = await makeTempDir(t);
   const file = path.join(dir, 'blob');

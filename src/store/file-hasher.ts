@@ -37,8 +37,9 @@ export class FileHasher {
   /** The jobs started and not yet ended (an upload session keeps one open between its requests). */
   private readonly jobs = new Set<number>();
 
-  constructor(private readonly idleMs = DEFAULT_IDLE_MS) {}
   private readonly waiting = new Map<number, { resolve: (hex: string) => void; reject: (error: Error) => void }>();
+
+  constructor(private readonly idleMs = DEFAULT_IDLE_MS) {}
 
   /** Starts hashing file from byte from (the bytes before are not hashed). */
   start(file: string, algorithm: Algorithm, from = 0): HashJob {

@@ -10,9 +10,8 @@ import type { HasherReply, HasherRequest } from './file-hasher.js';
 const READ_BYTES = 1 << 20;
 
 interface Job {
+  file: string;
   hash: Hash;
-  /** Absent when the file could not be opened. */
-  fd?: number;
   /** Bytes of the file hashed so far. */
   position: number;
   /** The first error; the job then only waits for its digest request to report it. */
@@ -24,34 +23,30 @@ function serve(port: NonNullable<typeof parentPort>): void {
   const buffer = Buffer.allocUnsafe(READ_BYTES);
   const reply = (message: HasherReply) => port.postMessage(message);
 
+  // The file is opened for each range, not held open: an upload session keeps its job between
+  // requests for as long as the client likes, and thousands of them must not hold thousands of files.
   const hashUpTo = (job: Job, end: number) => {
-    while (job.position < end && job.fd !== undefined) {
-      const read = fs.readSync(job.fd, buffer, 0, Math.min(READ_BYTES, end - job.position), job.position);
-      if (read === 0) throw new Error(`the file ended at ${job.position}, before ${end}`);
-      job.hash.update(buffer.subarray(0, read));
-      job.position += read;
+    if (job.position >= end) return;
+    const fd = fs.openSync(job.file, 'r');
+    try {
+      while (job.position < end) {
+        const read = fs.readSync(fd, buffer, 0, Math.min(READ_BYTES, end - job.position), job.position);
+        if (read === 0) throw new Error(`the file ended at ${job.position}, before ${end}`);
+        job.hash.update(buffer.subarray(0, read));
+        job.position += read;
+      }
+    } finally {
+      fs.closeSync(fd);
     }
-  };
-  const close = (id: number) => {
-    const job = jobs.get(id);
-    jobs.delete(id);
-    if (job?.fd !== undefined) fs.closeSync(job.fd);
   };
 
   port.on('message', (message: HasherRequest) => {
     const job = jobs.get(message.id);
     try {
       switch (message.type) {
-        case 'open': {
-          const opened: Job = { hash: createHash(message.algorithm), position: message.from };
-          jobs.set(message.id, opened);
-          try {
-            opened.fd = fs.openSync(message.file, 'r');
-          } catch (error) {
-            opened.failure = error instanceof Error ? error.message : String(error);
-          }
+        case 'open':
+          jobs.set(message.id, { file: message.file, hash: createHash(message.algorithm), position: message.from });
           break;
-        }
         case 'written':
           if (job && !job.failure) hashUpTo(job, message.end);
           break;
@@ -60,17 +55,17 @@ function serve(port: NonNullable<typeof parentPort>): void {
           if (job.failure) throw new Error(job.failure);
           hashUpTo(job, message.end);
           reply({ id: message.id, hex: job.hash.digest('hex') });
-          close(message.id);
+          jobs.delete(message.id);
           break;
         case 'close':
-          close(message.id);
+          jobs.delete(message.id);
           break;
       }
     } catch (error) {
       const text = error instanceof Error ? error.message : String(error);
       if (message.type === 'digest') {
         reply({ id: message.id, error: text });
-        close(message.id);
+        jobs.delete(message.id);
       } else if (job) {
         job.failure ??= text;
       }
