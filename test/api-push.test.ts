@@ -163,6 +163,34 @@ test('chunked PATCH without Content-Range (streamed) then an empty PUT', async (
   await expectBlob(registry, REPO, blob);
 });
 
+/** Stops the store's hashing thread as a crash would; returns false when none was running. */
+async function killHashingThread(registry: TestRegistry): Promise<boolean> {
+  const thread = (registry.deps.store.hasher as unknown as { worker?: { terminate(): Promise<number> } }).worker;
+  await thread?.terminate();
+  return thread !== undefined;
+}
+
+test('an upload whose hashing thread died on the way is hashed again from its file and completes', async (t) => {
+  const registry = await startRegistry(t);
+  const blob = randomContent(50_000, 15);
+  const { location } = await startUpload(registry);
+  const first = await call(registry, location, { method: 'PATCH', body: blob.bytes.subarray(0, 20_000) });
+  assert.equal(first.status, 202);
+  assert.ok(await killHashingThread(registry), 'the session has a hashing thread');
+  const second = await call(registry, location, { method: 'PATCH', body: blob.bytes.subarray(20_000) });
+  assert.equal(second.status, 202);
+  const put = await call(registry, withDigest(location, blob.digest), { method: 'PUT' });
+  assert.equal(put.status, 201);
+  await expectBlob(registry, REPO, blob);
+  // A wrong digest is still refused on the same path.
+  const other = await startUpload(registry);
+  await (await call(registry, other.location, { method: 'PATCH', body: blob.bytes })).arrayBuffer();
+  assert.ok(await killHashingThread(registry));
+  const wrong = await call(registry, withDigest(other.location, `sha256:${'0'.repeat(64)}`), { method: 'PUT' });
+  assert.equal(wrong.status, 400);
+  assert.equal(((await wrong.json()) as { errors: { code: string }[] }).errors[0]?.code, 'DIGEST_INVALID');
+});
+
 test('a chunk out of order answers 416 with a Range header saying how much was received', async (t) => {
   const registry = await startRegistry(t);
   const blob = randomContent(2_000, 15);

@@ -94,6 +94,21 @@ test('an idle hasher stops its thread and starts another for the next job', asyn
   assert.equal(await hasher.start(file, 'sha256', 3).digest(7), sha256(Buffer.from('tent')));
 });
 
+test('a hashing thread that dies fails its jobs, and the next job gets a new thread', async (t) => {
+  const dir = await makeTempDir(t);
+  const file = path.join(dir, 'blob');
+  await fs.writeFile(file, 'content');
+  const hasher = new FileHasher();
+  t.after(() => hasher.close());
+  const thread = () => (hasher as unknown as { worker?: { terminate(): Promise<number> } }).worker;
+  const open = hasher.start(file, 'sha256');
+  open.written(7);
+  await thread()?.terminate();
+  await assert.rejects(open.digest(7), /the hashing thread stopped/);
+  open.written(7); // a job of the dead thread is ignored, not an error
+  assert.equal(await hasher.start(file, 'sha256').digest(7), sha256(Buffer.from('content')));
+});
+
 test('a process waits for a digest it awaits, and does not wait for a job left open', async (t) => {
   const dir = await makeTempDir(t);
   const file = path.join(dir, 'blob');
