@@ -16,8 +16,9 @@ import { Readable } from 'node:stream';
 const MAX_PENDING_BYTES = 4 << 20;
 
 /**
- * Reads source to its end, writing it to the open file at position onwards, and calls written(end)
- * each time the bytes before end are in the file. Resolves with the number of bytes received, all of
+ * Reads source to its end, writing it to the open file at position onwards, and calls written(end,
+ * chunks) each time the bytes before end are in the file, chunks being the ones just written (the
+ * caller may keep them: they are not used again here). Resolves with the number of bytes received, all of
  * them written. On failure (the
  * body cut off, a write error) it rejects only once no write is in flight, so the caller may cut the
  * file back at once; the source is paused, not destroyed, so an error response can still be sent.
@@ -33,7 +34,7 @@ export function receiveToFile(
   source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
   file: fs.FileHandle,
   position: number,
-  written: (end: number) => void = () => undefined,
+  written: (end: number, chunks: readonly Uint8Array[]) => void = () => undefined,
 ): Promise<number> {
   const body = isReadable(source) ? source : Readable.from(source, { objectMode: false });
   return new Promise<number>((resolve, reject) => {
@@ -76,8 +77,9 @@ export function receiveToFile(
       schedule();
     };
     // 'close' before 'end': the client went away (or the body was cut for stalling).
+    const cutOff = () => Object.assign(new Error('the request body was cut off'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
     const onClose = () => {
-      if (!ended) fail(Object.assign(new Error('the request body was cut off'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+      if (!ended) fail(cutOff());
     };
     const schedule = () => {
       if (scheduled || writing) return;
@@ -105,7 +107,7 @@ export function receiveToFile(
         () => {
           writing = false;
           if (failure) return reject(failure.error);
-          written(position);
+          written(position, batch);
           schedule();
         },
         (error: unknown) => {
@@ -118,6 +120,12 @@ export function receiveToFile(
 
     if (body.readableEnded) {
       resolve(0);
+      return;
+    }
+    // Gone before we got here (the client hung up, the upstream cut the connection): its 'error' and
+    // 'close' were already emitted and would never reach the listeners below.
+    if (body.errored || body.destroyed) {
+      reject(body.errored ?? cutOff());
       return;
     }
     body.on('data', onData);
