@@ -207,7 +207,12 @@ test('an upstream that cuts a blob short leaves nothing stored', async (t) => {
     else res.end(blob.bytes);
   });
   const proxy = await proxyFor(t, front);
-  await assert.rejects(pull(proxy, `/v2/cut/blobs/${blob.digest}`));
+  // Cut before the proxy's answer began: 502 in the envelope; after: the connection is cut too.
+  const outcome = await pull(proxy, `/v2/cut/blobs/${blob.digest}`).then(
+    async ({ response, body }) => `${response.status} ${response.status === 502 ? (JSON.parse(body.toString()) as { errors: { code: string }[] }).errors[0]?.code : ''}`,
+    () => 'cut',
+  );
+  assert.ok(outcome === 'cut' || outcome === '502 BAD_GATEWAY', `a cut connection or 502 BAD_GATEWAY, not ${outcome}`);
   assert.ok(await eventually(async () => (await fs.readdir(path.join(proxy.storeDir, 'tmp'))).length === 0));
   assert.equal(await proxy.deps.store.blobInfo(parseDigest(blob.digest)!), undefined);
   cut = false;

@@ -3,18 +3,17 @@
 // it); the digest is checked before the file is renamed into the store, and readers hold back the last
 // byte until then, so no client ever receives a complete body that does not match its digest.
 import fs from 'node:fs/promises';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createHash, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobInfo, Store } from '../store/store.js';
 import { tempPath } from '../store/atomic.js';
+import { receiveToFile } from '../store/receive-to-file.js';
 
 export interface BlobSource {
   /** Byte count the upstream announced, when it did. */
   size?: number;
-  body: NodeJS.ReadableStream;
+  body: Readable;
   /** For messages: the upstream host. */
   host: string;
 }
@@ -37,7 +36,7 @@ export class BlobFetch {
   /** Settles when the upstream answered (size known) or the fetch failed. */
   readonly started: Promise<void>;
   /** The last chunks written, with their offsets: readers keeping up take bytes from here. */
-  private recent: { offset: number; bytes: Buffer }[] = [];
+  private recent: { offset: number; bytes: Uint8Array }[] = [];
   private recentSize = 0;
   private changed!: Promise<void>;
   private signalChange!: () => void;
@@ -63,9 +62,9 @@ export class BlobFetch {
   }
 
   /** Up to length bytes at position from memory, as consecutive slices (never past readableLimit). */
-  recentSlices(position: number, length: number): Buffer[] {
+  recentSlices(position: number, length: number): Uint8Array[] {
     const limit = Math.min(position + length, this.readableLimit());
-    const slices: Buffer[] = [];
+    const slices: Uint8Array[] = [];
     let at = position;
     for (const { offset, bytes } of this.recent) {
       if (at >= limit) break;
@@ -77,7 +76,7 @@ export class BlobFetch {
     return slices;
   }
 
-  private remember(chunks: Buffer[], offset: number): void {
+  private remember(chunks: readonly Uint8Array[], offset: number): void {
     let at = offset;
     for (const bytes of chunks) {
       this.recent.push({ offset: at, bytes });
@@ -106,11 +105,27 @@ export class BlobFetch {
       this.size = source.size;
       handle = await fs.open(this.tempPath, 'wx');
       started();
-      const hash = createHash(digest.algorithm);
-      await pipeline(source.body, this.fileWriter(handle, hash));
+      const hashing = store.hasher.start(this.tempPath, digest.algorithm);
+      try {
+        await receiveToFile(source.body, handle, 0, (end, chunks) => {
+          this.remember(chunks, this.written);
+          this.written = end;
+          hashing.written(end);
+          this.notify();
+        });
+      } catch (error) {
+        hashing.close();
+        const cutOff = source.body.errored === error || (error as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE';
+        source.body.destroy(); // receiveToFile only pauses it; nothing will read the rest
+        if (!cutOff) throw error; // the store's side: a failed write
+        const message = error instanceof Error ? error.message : String(error);
+        throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} cut ${digest.text} off after ${this.written} bytes: ${message}`, {
+          detail: { upstream: source.host },
+        });
+      }
       await handle.close();
       handle = undefined;
-      const actual = `${digest.algorithm}:${hash.digest('hex')}`;
+      const actual = `${digest.algorithm}:${await hashing.digest(this.written)}`;
       if (actual !== digest.text || (this.size !== undefined && this.size !== this.written)) {
         throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} sent a blob that does not match ${digest.text} (got ${actual}, ${this.written} bytes)`, {
           detail: { upstream: source.host, expected: digest.text, actual },
@@ -134,42 +149,4 @@ export class BlobFetch {
       this.notify();
     }
   }
-
-  /** Writes batches of chunks (whatever arrived while the last write ran) and hashes them in order. */
-  private fileWriter(handle: fs.FileHandle, hash: Hash): Writable {
-    const write = async (chunks: Buffer[]) => {
-      for (const chunk of chunks) hash.update(chunk);
-      const start = this.written;
-      let position = start;
-      let pending = chunks;
-      while (pending.length > 0) {
-        const { bytesWritten } = await handle.writev(pending, position);
-        position += bytesWritten;
-        pending = dropBytes(pending, bytesWritten);
-      }
-      this.remember(chunks, start);
-      this.written = position;
-      this.notify();
-    };
-    return new Writable({
-      highWaterMark: 8 << 20,
-      writev: (chunks, callback) => {
-        write(chunks.map((c) => c.chunk as Buffer)).then(() => callback(), callback);
-      },
-    });
-  }
-}
-
-function dropBytes(chunks: Buffer[], count: number): Buffer[] {
-  const rest: Buffer[] = [];
-  let skip = count;
-  for (const chunk of chunks) {
-    if (skip >= chunk.length) {
-      skip -= chunk.length;
-      continue;
-    }
-    rest.push(skip > 0 ? chunk.subarray(skip) : chunk);
-    skip = 0;
-  }
-  return rest;
 }
