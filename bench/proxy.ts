@@ -2,7 +2,7 @@
 // upstream, streamed to the client and the store at once) and warm (from the store), each printed as
 // a ratio against pulling the same blob from distribution directly in the same run.
 // The proxy runs in its own process (this file with --serve-proxy), as distribution does, so the
-// measuring client never shares a thread with the server it measures.
+// measuring client (curl to /dev/null) never shares a thread with the server it measures.
 // Two more references show what any proxy costs on this machine: a bare relay (a Node process that
 // pipes the upstream's answer to the client and does nothing else: no hash, no store), and writing the
 // blob to a new file on the store's filesystem (time and CPU). A cold pull pays for the relay's hop,
@@ -18,7 +18,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import type { TestContext } from 'node:test';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
+import { download } from './load.js';
 import { makeTempDir } from '../test/helpers/registry.js';
 import { startDistribution, startProxy } from '../test/helpers/proxy.js';
 
@@ -59,11 +60,14 @@ async function upload(base: string, file: string, digest: string, size: number):
   if (done.statusCode !== 201) throw new Error(`upload answered ${done.statusCode}`);
 }
 
-/** CPU seconds (user + system, all threads) a process has used so far, from /proc (0 elsewhere). */
+/**
+ * CPU seconds (user + system, all threads, and the children it has waited for: the client's curl) a
+ * process has used so far, from /proc (0 elsewhere).
+ */
 async function cpuSeconds(pid: number): Promise<number> {
   const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+  return [11, 12, 13, 14].reduce((sum, field) => sum + Number(fields[field] ?? 0), 0) / 100;
 }
 
 /** Pulls and notes the CPU seconds each process spent on it (cpuTotal: all of them together). */
@@ -108,17 +112,9 @@ function hashSeconds(): number {
   return (cpu.user + cpu.system) / 1e6;
 }
 
-/** GETs url, discarding the body; returns seconds. */
+/** GETs url with curl to /dev/null (as bench:registry does), checking status and length; returns seconds. */
 async function timedPull(url: string, size: number): Promise<number> {
-  const agent = new Agent();
-  const start = process.hrtime.bigint();
-  const response = await request(url, { dispatcher: agent });
-  let received = 0;
-  for await (const chunk of response.body) received += (chunk as Buffer).length;
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  await agent.close();
-  if (response.statusCode !== 200 || received !== size) throw new Error(`${url}: ${response.statusCode}, ${received} of ${size} bytes`);
-  return seconds;
+  return (await download(url, 1, size)).seconds;
 }
 
 function mibps(seconds: number): string {
