@@ -121,6 +121,19 @@ async function twoSavedImages() {
   return { shared, busybox, app };
 }
 
+test('a docker save layer that is already gzipped keeps its bytes and gets the gzip media type', async (t) => {
+  const dir = await makeTempDir(t);
+  const plain = await layerTar({ 'etc/plain': 'p\n' });
+  const gzipped = gzipSync(await layerTar({ 'etc/zipped': 'z\n' }));
+  const file = await writeTar(dir, 'save.tar', await dockerSaveTar([savedImage(['app:z'], [plain, gzipped])]));
+  const registry = await startRegistry(t, { storeDir: path.join(dir, 'store') });
+  succeeded(await prepare(registry.storeDir, [file]));
+  const pulled = await pull(registry, 'broken/prepared', 'z');
+  const manifest = JSON.parse(pulled.bytes.toString()) as { layers: { mediaType: string; digest: string }[] };
+  assert.deepEqual(manifest.layers.map((layer) => layer.mediaType), [DOCKER_LAYER_TAR, MEDIA.dockerLayerGzip]);
+  assert.deepEqual(manifest.layers.map((layer) => layer.digest), [sha256(plain), sha256(gzipped)]);
+});
+
 test('a docker save tar becomes Docker schema 2 manifests, one tag per RepoTag', async (t) => {
   const dir = await makeTempDir(t);
   const { busybox, app } = await twoSavedImages();

@@ -1,5 +1,4 @@
 // Atomic writes: everything is written to a temp file inside the store, then renamed into place.
-import { createWriteStream, type WriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -32,11 +31,6 @@ export async function writeFileAtomic(layout: StoreLayout, target: string, data:
 export async function moveIntoPlace(temp: string, target: string): Promise<void> {
   await fs.mkdir(path.dirname(target), { recursive: true });
   await fs.rename(temp, target);
-}
-
-export function openTemp(layout: StoreLayout): { path: string; stream: WriteStream } {
-  const temp = tempPath(layout);
-  return { path: temp, stream: createWriteStream(temp, { flags: 'wx', highWaterMark: 1 << 20 }) };
 }
 
 /** Removes temp files left by processes that are no longer running (a crash, a kill -9). */

@@ -2,9 +2,8 @@
 // import can remove exactly those (blobs that were there before stay) and a successful one can drop
 // the ones nothing references.
 import fs from 'node:fs/promises';
-import { createHash, type Hash } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
-import { openTemp } from '../../store/atomic.js';
+import { tempPath } from '../../store/atomic.js';
+import { receiveToFile } from '../../store/receive-to-file.js';
 import { digestFromHash, type Store } from '../../store/store.js';
 import type { Digest } from '../../oci/digest.js';
 import { ImportError, shortDigest, type TarFile } from './types.js';
@@ -24,32 +23,39 @@ export class BlobSink {
    */
   async ingest(source: AsyncIterable<Buffer>, what: string, claimed?: Digest): Promise<TarFile> {
     const algorithm = claimed?.algorithm ?? 'sha256';
-    const hash: Hash | undefined = claimed && !this.verify ? undefined : createHash(algorithm);
-    const temp = openTemp(this.store.layout);
-    let size = 0;
-    let head: Buffer | undefined;
+    const temp = tempPath(this.store.layout);
+    let head = Buffer.alloc(0);
     try {
-      await pipeline(async function* () {
-        for await (const chunk of source) {
-          hash?.update(chunk);
-          size += chunk.length;
-          if (!head || head.length < 2) head = Buffer.concat([head ?? Buffer.alloc(0), chunk.subarray(0, 2)]);
-          yield chunk;
-        }
-      }, temp.stream);
-      const digest = hash ? digestFromHash(algorithm, hash.digest('hex')) : (claimed as Digest);
+      const file = await fs.open(temp, 'wx');
+      const hashing = claimed && !this.verify ? undefined : this.store.hasher.start(temp, algorithm);
+      let size: number;
+      try {
+        size = await receiveToFile(source, file, 0, (end, chunks) => {
+          hashing?.written(end);
+          for (const chunk of chunks) {
+            if (head.length >= 2) break;
+            head = Buffer.concat([head, chunk.subarray(0, 2 - head.length)]);
+          }
+        });
+      } catch (error) {
+        hashing?.close();
+        throw error;
+      } finally {
+        await file.close();
+      }
+      const digest = hashing ? digestFromHash(algorithm, await hashing.digest(size)) : (claimed as Digest);
       if (claimed && digest.text !== claimed.text) {
         throw new ImportError(`${what}: content has digest ${shortDigest(digest)}, not the ${shortDigest(claimed)} its name claims`);
       }
       if (await this.store.blobInfo(digest)) {
-        await fs.rm(temp.path, { force: true });
+        await fs.rm(temp, { force: true });
       } else {
-        await this.store.adoptFile(temp.path, digest, size);
+        await this.store.adoptFile(temp, digest, size);
         this.added.set(digest.text, digest);
       }
-      return { digest, size, gzip: head !== undefined && head[0] === 0x1f && head[1] === 0x8b };
+      return { digest, size, gzip: head[0] === 0x1f && head[1] === 0x8b };
     } finally {
-      await fs.rm(temp.path, { force: true });
+      await fs.rm(temp, { force: true });
     }
   }
 
