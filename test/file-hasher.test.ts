@@ -1,6 +1,6 @@
 // The hashing thread behind every stored blob: it hashes exactly the bytes reported written, reports
 // failures instead of a wrong digest, stops when idle, and never keeps a command alive for nothing.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -11,6 +11,15 @@ import { makeTempDir } from './helpers/registry.js';
 import { FileHasher } from '../src/store/file-hasher.js';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** A file holding content in a temp dir, and a hasher closed after the test. */
+async function fileAndHasher(t: TestContext, content: string, idleMs?: number) {
+  const file = path.join(await makeTempDir(t), 'blob');
+  await fs.writeFile(file, content);
+  const hasher = new FileHasher(idleMs);
+  t.after(() => hasher.close());
+  return { file, hasher };
+}
 
 test('a file hashed range by range as it is written gives the digest of its bytes', async (t) => {
   const dir = await makeTempDir(t);
@@ -56,11 +65,7 @@ test('a missing or short file is an error, never a digest of what happened to be
 });
 
 test('jobs left open between writes hold no file open', async (t) => {
-  const dir = await makeTempDir(t);
-  const file = path.join(dir, 'session-data');
-  await fs.writeFile(file, 'abc');
-  const hasher = new FileHasher();
-  t.after(() => hasher.close());
+  const { file, hasher } = await fileAndHasher(t, 'abc');
   const open = Array.from({ length: 300 }, () => hasher.start(file, 'sha256'));
   for (const job of open) job.written(3);
   // The worker takes messages in order: once this digest is back, every range above is hashed.
@@ -77,11 +82,7 @@ test('jobs left open between writes hold no file open', async (t) => {
 });
 
 test('an idle hasher stops its thread and starts another for the next job', async (t) => {
-  const dir = await makeTempDir(t);
-  const file = path.join(dir, 'blob');
-  await fs.writeFile(file, 'content');
-  const hasher = new FileHasher(50);
-  t.after(() => hasher.close());
+  const { file, hasher } = await fileAndHasher(t, 'content', 50);
   const threads = () => (hasher as unknown as { worker?: object }).worker;
   assert.equal(await hasher.start(file, 'sha256').digest(7), sha256(Buffer.from('content')));
   assert.ok(threads(), 'a thread while working');
@@ -95,11 +96,7 @@ test('an idle hasher stops its thread and starts another for the next job', asyn
 });
 
 test('a hashing thread that dies fails its jobs, and the next job gets a new thread', async (t) => {
-  const dir = await makeTempDir(t);
-  const file = path.join(dir, 'blob');
-  await fs.writeFile(file, 'content');
-  const hasher = new FileHasher();
-  t.after(() => hasher.close());
+  const { file, hasher } = await fileAndHasher(t, 'content');
   const thread = () => (hasher as unknown as { worker?: { terminate(): Promise<number> } }).worker;
   const open = hasher.start(file, 'sha256');
   open.written(7);
