@@ -8,7 +8,6 @@ import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobInfo, Store } from '../store/store.js';
 import { tempPath } from '../store/atomic.js';
-import { receiveToFile } from '../store/receive-to-file.js';
 
 export interface BlobSource {
   /** Byte count the upstream announced, when it did. */
@@ -105,16 +104,14 @@ export class BlobFetch {
       this.size = source.size;
       handle = await fs.open(this.tempPath, 'wx');
       started();
-      const hashing = store.hasher.start(this.tempPath, digest.algorithm);
+      let hex: string;
       try {
-        await receiveToFile(source.body, handle, 0, (end, chunks) => {
+        ({ hex } = await store.hasher.receive(source.body, handle, this.tempPath, digest.algorithm, (end, chunks) => {
           this.remember(chunks, this.written);
           this.written = end;
-          hashing.written(end);
           this.notify();
-        });
+        }));
       } catch (error) {
-        hashing.close();
         const cutOff = source.body.errored === error || (error as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE';
         source.body.destroy(); // receiveToFile only pauses it; nothing will read the rest
         if (!cutOff) throw error; // the store's side: a failed write
@@ -125,7 +122,7 @@ export class BlobFetch {
       }
       await handle.close();
       handle = undefined;
-      const actual = `${digest.algorithm}:${await hashing.digest(this.written)}`;
+      const actual = `${digest.algorithm}:${hex}`;
       if (actual !== digest.text || (this.size !== undefined && this.size !== this.written)) {
         throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} sent a blob that does not match ${digest.text} (got ${actual}, ${this.written} bytes)`, {
           detail: { upstream: source.host, expected: digest.text, actual },

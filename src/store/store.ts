@@ -6,7 +6,6 @@ import { RegistryError } from '../oci/errors.js';
 import { parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
 import { StoreLayout } from './layout.js';
 import { isMissing, moveIntoPlace, readTextIfExists, removeStaleTemps, tempPath, writeFileAtomic } from './atomic.js';
-import { receiveToFile } from './receive-to-file.js';
 import { describeManifest, type Descriptor } from './manifest-facts.js';
 import { FileMemo, statIfExists } from './file-memo.js';
 import { FileHasher } from './file-hasher.js';
@@ -73,17 +72,14 @@ export class Store {
     const temp = tempPath(this.layout);
     try {
       const file = await fs.open(temp, 'wx');
-      const job = this.hasher.start(temp, algorithm);
-      let size: number;
+      let received: { size: number; hex: string };
       try {
-        size = await receiveToFile(source, file, 0, (end) => job.written(end));
-      } catch (error) {
-        job.close();
-        throw error;
+        received = await this.hasher.receive(source, file, temp, algorithm);
       } finally {
         await file.close();
       }
-      const digest = digestFromHash(algorithm, await job.digest(size));
+      const { size } = received;
+      const digest = digestFromHash(algorithm, received.hex);
       if (expected && expected.text !== digest.text) {
         throw new RegistryError('DIGEST_INVALID', `content digest ${digest.text} does not match ${expected.text}`, {
           detail: { expected: expected.text, actual: digest.text },

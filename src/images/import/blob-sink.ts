@@ -27,23 +27,23 @@ export class BlobSink {
     let head = Buffer.alloc(0);
     try {
       const file = await fs.open(temp, 'wx');
-      const hashing = claimed && !this.verify ? undefined : this.store.hasher.start(temp, algorithm);
-      let size: number;
+      const sniff = (_end: number, chunks: readonly Uint8Array[]) => {
+        for (const chunk of chunks) {
+          if (head.length >= 2) break;
+          head = Buffer.concat([head, chunk.subarray(0, 2 - head.length)]);
+        }
+      };
+      let received: { size: number; hex?: string };
       try {
-        size = await receiveToFile(source, file, 0, (end, chunks) => {
-          hashing?.written(end);
-          for (const chunk of chunks) {
-            if (head.length >= 2) break;
-            head = Buffer.concat([head, chunk.subarray(0, 2 - head.length)]);
-          }
-        });
-      } catch (error) {
-        hashing?.close();
-        throw error;
+        received =
+          claimed && !this.verify
+            ? { size: await receiveToFile(source, file, 0, sniff) }
+            : await this.store.hasher.receive(source, file, temp, algorithm, sniff);
       } finally {
         await file.close();
       }
-      const digest = hashing ? digestFromHash(algorithm, await hashing.digest(size)) : (claimed as Digest);
+      const { size } = received;
+      const digest = received.hex === undefined ? (claimed as Digest) : digestFromHash(algorithm, received.hex);
       if (claimed && digest.text !== claimed.text) {
         throw new ImportError(`${what}: content has digest ${shortDigest(digest)}, not the ${shortDigest(claimed)} its name claims`);
       }
