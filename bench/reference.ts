@@ -13,6 +13,8 @@ import { upload, type UploadResult } from './load.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/broken-reg.js');
 const MIB = 1024 * 1024;
+/** The PATCH size of a chunked push. */
+const CHUNK = 64 * MIB;
 
 export interface ServerProcess {
   name: string;
@@ -285,9 +287,10 @@ export interface PushResult {
 
 /**
  * The blob cut into files of chunk bytes (the last one shorter), written once beside it, so that curl
- * can send each PATCH straight from a file.
+ * can send each PATCH straight from a file. Call it before the servers start: it blocks the event loop
+ * for seconds, and an idle keep-alive connection the server closed meanwhile would be reused.
  */
-function blobParts(blob: BigBlob, chunk: number): { file: string; start: number; end: number }[] {
+export function blobParts(blob: BigBlob, chunk = CHUNK): { file: string; start: number; end: number }[] {
   const parts: { file: string; start: number; end: number }[] = [];
   for (let start = 0, n = 0; start < blob.size && n < 100_000; start += chunk, n++) {
     const end = Math.min(blob.size, start + chunk) - 1;
@@ -322,7 +325,7 @@ async function expectUploaded(what: string, response: UploadResult, statuses: nu
  * does, gets the body in the PUT ?digest= that follows). chunked: POST, PATCH chunks with
  * Content-Range, PUT ?digest= without a body.
  */
-export async function pushBigBlob(base: string, repo: string, blob: BigBlob, mode: PushMode, chunk = 64 * MIB): Promise<PushResult> {
+export async function pushBigBlob(base: string, repo: string, blob: BigBlob, mode: PushMode, chunk = CHUNK): Promise<PushResult> {
   const parts = mode === 'chunked' ? blobParts(blob, chunk) : [];
   const started = performance.now();
   let method = 'POST ?digest=';

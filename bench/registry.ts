@@ -18,12 +18,14 @@
 //     seconds: each wrk run (default 10); rounds: default 2; size: the big blob in MiB (default 1024)
 //
 // Needs the Debian packages docker-registry, wrk, nginx-light and curl; see bench/README.md.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { download, holdRequests, wrk, type WrkOptions } from './load.js';
 import {
+  blobParts,
   mirrorFile,
   pushBigBlob,
   pushSmallImage,
@@ -129,8 +131,10 @@ async function blobGets(ours: Target, theirs: Target, nginx: ServerProcess, blob
  * Writes out the dirty pages earlier steps left (the big blob, nginx's copy, the last push), so that
  * no push is timed while the kernel writes back another's gigabyte.
  */
-function flushDirtyPages(): void {
-  execFileSync('sync', [], { timeout: 120_000 });
+async function flushDirtyPages(): Promise<void> {
+  // Not execFileSync: a blocked event loop misses the server closing an idle keep-alive connection,
+  // and the next request on it fails.
+  await promisify(execFile)('sync', [], { timeout: 120_000 });
 }
 
 function addMemoryRow(figure: string, oursPeak: number, theirPeak: number): void {
@@ -145,11 +149,11 @@ async function pushes(ours: Target, theirs: Target, sink: ServerProcess, blob: B
     const repo = (t: Target, round: number) => (mode === 'monolithic' && round === 0 ? t.big : `${t.big}-${mode}-${round}`);
     let [oursSeconds, theirSeconds, sinkSeconds, oursPeak, theirPeak] = [Infinity, Infinity, Infinity, 0, 0];
     for (let round = 0; round < ROUNDS; round++) {
-      flushDirtyPages();
+      await flushDirtyPages();
       ours.server.resetPeak();
       const oursPush = await pushBigBlob(ours.server.url, repo(ours, round), blob, mode);
       oursPeak = Math.max(oursPeak, ours.server.peakRss());
-      flushDirtyPages();
+      await flushDirtyPages();
       theirs.server.resetPeak();
       const theirPush = await pushBigBlob(theirs.server.url, repo(theirs, round), blob, mode);
       theirPeak = Math.max(theirPeak, theirs.server.peakRss());
@@ -242,6 +246,7 @@ async function main(): Promise<void> {
     };
     console.error(`writing a ${BIG / MIB} MiB blob...`);
     const blob = writeBigBlob(path.join(root, 'big.bin'), BIG);
+    blobParts(blob); // the chunked pushes' PATCH bodies
     const image = smallImage();
     layerDigest = image.blobs[1]?.digest ?? '';
     const nginxRoot = dir('nginx-root');
