@@ -52,7 +52,7 @@ const CASES: ErrorCase[] = [
   },
   { code: 'DENIED', request: async () => ['/v2/broken/error/blobs/uploads/', { method: 'POST' }] },
   { code: 'UNSUPPORTED', request: async () => ['/v2/', { method: 'DELETE' }], headers: { allow: 'GET, HEAD' } },
-  { code: 'TAG_INVALID', request: async () => [`/v2/${REPO}/manifests/-leading-dash`] },
+  { code: 'TAG_INVALID', request: async () => [`/v2/${REPO}/manifests/-leading-dash`, { method: 'PUT', body: '{}' }] },
   { code: 'PAGINATION_NUMBER_INVALID', request: async () => ['/v2/_catalog?n=-1'] },
   {
     code: 'RANGE_INVALID',
@@ -183,14 +183,19 @@ test('invalid repository names are NAME_INVALID, whatever the endpoint', async (
   }
 });
 
-test('invalid tags are TAG_INVALID', async (t) => {
+test('invalid tags are TAG_INVALID to write, and name no manifest to read (404 MANIFEST_UNKNOWN, as distribution)', async (t) => {
   const registry = await startRegistry(t);
-  const tags = ['-dash', '.dot', '..', '%2e%2e', 'a'.repeat(129), 'bad!tag', 'sp%20ace', 'x%2fy'];
+  const tags = ['-dash', '.dot', '.INVALID_MANIFEST_NAME', '..', '%2e%2e', 'a'.repeat(129), 'bad!tag', 'sp%20ace', 'x%2fy'];
   for (const tag of tags) {
-    for (const method of ['GET', 'HEAD', 'PUT', 'DELETE']) {
+    for (const method of ['PUT', 'DELETE']) {
       const response = await rawRequest(registry, method, `/v2/${REPO}/manifests/${tag}`, { body: method === 'PUT' ? '{}' : undefined });
       assert.equal(response.status, 400, `${method} ${tag}`);
-      if (method !== 'HEAD') assert.equal(rawErrorCode(response), 'TAG_INVALID', `${method} ${tag}`);
+      assert.equal(rawErrorCode(response), 'TAG_INVALID', `${method} ${tag}`);
+    }
+    for (const method of ['GET', 'HEAD']) {
+      const response = await rawRequest(registry, method, `/v2/${REPO}/manifests/${tag}`);
+      assert.equal(response.status, 404, `${method} ${tag}`);
+      if (method === 'GET') assert.equal(rawErrorCode(response), 'MANIFEST_UNKNOWN', `${method} ${tag}`);
     }
   }
   // The longest valid tag is fine.
@@ -199,7 +204,7 @@ test('invalid tags are TAG_INVALID', async (t) => {
   assert.equal((await call(registry, `/v2/${REPO}/manifests/${longest}`)).status, 200);
 });
 
-test('invalid digests are DIGEST_INVALID on every endpoint that takes one', async (t) => {
+test('invalid digests are DIGEST_INVALID on every endpoint that takes one (a manifest GET names nothing: 404)', async (t) => {
   const registry = await startRegistry(t);
   const hex = 'a'.repeat(64);
   const digests = [
@@ -218,7 +223,6 @@ test('invalid digests are DIGEST_INVALID on every endpoint that takes one', asyn
     const requests: [string, string][] = [
       ['GET', `/v2/${REPO}/blobs/${digest}`],
       ['DELETE', `/v2/${REPO}/blobs/${digest}`],
-      ['GET', `/v2/${REPO}/manifests/${digest}`],
       ['PUT', `/v2/${REPO}/manifests/${digest}`],
       ['DELETE', `/v2/${REPO}/manifests/${digest}`],
       ['GET', `/v2/${REPO}/referrers/${digest}`],
@@ -230,6 +234,9 @@ test('invalid digests are DIGEST_INVALID on every endpoint that takes one', asyn
       assert.equal(response.status, 400, `${method} ${requestPath}: ${response.body.toString().slice(0, 200)}`);
       assert.equal(rawErrorCode(response), 'DIGEST_INVALID', `${method} ${requestPath}`);
     }
+    const read = await rawRequest(registry, 'GET', `/v2/${REPO}/manifests/${digest}`);
+    assert.equal(read.status, 404, `GET manifest ${digest}`);
+    assert.equal(rawErrorCode(read), 'MANIFEST_UNKNOWN', `GET manifest ${digest}`);
   }
   // The session survived every refused PUT.
   assert.equal((await call(registry, location)).status, 204);

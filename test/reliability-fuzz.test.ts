@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { buildRegistry } from '../src/server/registry.js';
+import { buildRegistry } from '../src/server/build.js';
 import { listen } from '../src/server/listen.js';
 import { resolveServeConfig } from '../src/config.js';
 import { resolveProxyOptions } from '../src/proxy/index.js';

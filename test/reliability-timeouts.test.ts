@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { Store } from '../src/store/store.js';
 import { Uploads, expireUploads, DEFAULT_UPLOAD_TIMEOUT_MS } from '../src/store/uploads.js';
-import { buildRegistry } from '../src/server/registry.js';
+import { buildRegistry } from '../src/server/build.js';
 import { listen, type Timeouts } from '../src/server/listen.js';
 import { resolveServeConfig } from '../src/config.js';
 import { makeTempDir, startRegistry, type TestRegistry } from './helpers/registry.js';

@@ -2,7 +2,7 @@
 import fs from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { resolveServeConfig, type ServeFlags } from '../config.js';
-import { buildRegistry } from '../server/registry.js';
+import { buildRegistry } from '../server/build.js';
 import { listen } from '../server/listen.js';
 import { batchLines, formatJson, formatText } from '../server/log.js';
 import { CliError } from './errors.js';
@@ -54,18 +54,20 @@ async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<void> {
   const format = config.logFormat === 'json' ? formatJson : formatText;
   const tls = config.tlsCert && config.tlsKey ? await readTls(config.tlsCert, config.tlsKey) : undefined;
   const output = batchLines((text) => process.stdout.write(text));
-  const { app, deps } = await buildRegistry({ config, env, log: (entry) => output.line(format(entry)) });
-  const running = await listen(app, { host: config.host, port: config.port, tls }).catch((error: NodeJS.ErrnoException) => {
+  const registry = await buildRegistry({
+    config,
+    env,
+    log: (entry) => output.line(format(entry)),
+    expireUploads: { onError: (error) => process.stderr.write(`broken-reg: upload expiry: ${(error as Error).message}\n`) },
+  });
+  const running = await listen(registry.app, { host: config.host, port: config.port, tls }).catch((error: NodeJS.ErrnoException) => {
     throw new CliError(`cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`);
   });
   process.stdout.write(`broken-reg listening on ${running.url} (store ${config.store})\n`);
-  const stopExpiry = deps.uploads.startExpiry(undefined, (error) =>
-    process.stderr.write(`broken-reg: upload expiry: ${(error as Error).message}\n`),
-  );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`broken-reg: ${signal}, shutting down\n`);
-      void Promise.all([running.close(5_000), stopExpiry()]).then(() => {
+      void running.close(5_000).then(() => registry.close()).then(() => {
         output.flush();
         resolve();
       });

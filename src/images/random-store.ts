@@ -1,8 +1,9 @@
 // Puts broken/random images into the store: the one path both `serve` and `seed` use, so both make
 // exactly the same blobs, manifest and digests.
-import type { Store } from '../store/store.js';
+import type { Store, StoredManifest } from '../store/store.js';
 import { generateRandomImage, formatRandomTag, type BlobSink, type RandomImageParams } from './random/index.js';
 import { MediaType } from '../oci/media-types.js';
+import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
 
 export const RANDOM_REPOSITORY = 'broken/random';
 
@@ -11,6 +12,8 @@ export interface MaterializedImage {
   digest: string;
   /** False when the image was already in the store and nothing was generated. */
   generated: boolean;
+  /** The manifest as stored, ready to serve. */
+  manifest: StoredManifest;
 }
 
 /** A sink that streams each blob into the store and links it to broken/random. */
@@ -40,18 +43,21 @@ export async function materializeRandomImage(
     const existing = await store.getManifest(RANDOM_REPOSITORY, existingTag);
     if (existing) {
       await tagIfMissing(store, existing.bytes, existing.mediaType, [tag, canonical]);
-      return { tag, digest: existing.digest.text, generated: false };
+      return { tag, digest: existing.digest.text, generated: false, manifest: existing };
     }
   }
   const image = await generateRandomImage(params, storeSink(store, onBytes));
-  await tagIfMissing(store, image.manifest, MediaType.dockerManifest, [canonical, tag]);
-  return { tag, digest: image.manifestDigest, generated: true };
+  const digest = await tagIfMissing(store, image.manifest, MediaType.dockerManifest, [canonical, tag]);
+  return { tag, digest: image.manifestDigest, generated: true, manifest: { digest, mediaType: MediaType.dockerManifest, bytes: image.manifest } };
 }
 
-async function tagIfMissing(store: Store, manifest: Buffer, mediaType: string, tags: string[]): Promise<void> {
+/** Tags the manifest with each tag that does not exist yet; returns its digest. */
+async function tagIfMissing(store: Store, manifest: Buffer, mediaType: string, tags: string[]) {
+  let digest = parseDigest(digestOf(manifest)) as Digest;
   for (const tag of new Set(tags)) {
-    if (!(await store.resolveTag(RANDOM_REPOSITORY, tag))) await store.putManifest(RANDOM_REPOSITORY, manifest, mediaType, { tag });
+    if (!(await store.resolveTag(RANDOM_REPOSITORY, tag))) ({ digest } = await store.putManifest(RANDOM_REPOSITORY, manifest, mediaType, { tag }));
   }
+  return digest;
 }
 
 async function* counting(stream: AsyncIterable<Uint8Array>, onBytes: (bytes: number) => void): AsyncIterable<Uint8Array> {

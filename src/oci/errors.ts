@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   TOO_LARGE: { status: 413, message: 'request entity too large' },
   HEADERS_TOO_LARGE: { status: 431, message: 'request header fields too large' },
   NOT_FOUND: { status: 404, message: 'no such route' },
+  BAD_REQUEST: { status: 400, message: 'the request could not be read' },
   FORBIDDEN: { status: 403, message: 'access to this resource is forbidden' },
   TIMEOUT: { status: 408, message: 'timeout' },
   INTERNAL_SERVER_ERROR: { status: 500, message: 'internal server error' },
@@ -37,12 +38,10 @@ export interface RegistryErrorOptions {
   detail?: unknown;
   /** Extra response headers the error carries (WWW-Authenticate, Retry-After, Range...). */
   headers?: Record<string, string>;
-  /**
-   * Only for scenarios whose whole point is to answer a chosen status (`broken/error:<status>`).
-   * Everywhere else the status comes from the table.
-   */
-  status?: number;
 }
+
+/** The header every response of this registry carries. */
+export const API_VERSION_HEADER = { 'Docker-Distribution-API-Version': 'registry/2.0' } as const;
 
 export class RegistryError extends Error {
   readonly code: string;
@@ -50,18 +49,43 @@ export class RegistryError extends Error {
   readonly detail: unknown;
   readonly headers: Record<string, string>;
 
-  constructor(code: ErrorCode | string, message?: string, options: RegistryErrorOptions = {}) {
-    const known = (ERROR_CODES as Record<string, { status: number; message: string }>)[code];
-    super(message ?? known?.message ?? code);
+  constructor(code: ErrorCode, message?: string, options: RegistryErrorOptions = {}) {
+    super(message ?? ERROR_CODES[code].message);
     this.name = 'RegistryError';
     this.code = code;
-    this.status = options.status ?? known?.status ?? 500;
+    this.status = ERROR_CODES[code].status;
     this.detail = options.detail ?? {};
     this.headers = options.headers ?? {};
+  }
+
+  /**
+   * An error with a status and code of the caller's choosing, outside the table: only for scenarios
+   * whose whole point is to answer a chosen status (broken/error, faults).
+   */
+  static custom(status: number, code: string, message: string, options: RegistryErrorOptions = {}): RegistryError {
+    const error = new RegistryError('INTERNAL_SERVER_ERROR', message, options);
+    Object.assign(error, { status, code });
+    return error;
   }
 
   /** The OCI error envelope. */
   toJSON(): { errors: { code: string; message: string; detail: unknown }[] } {
     return { errors: [{ code: this.code, message: this.message, detail: this.detail }] };
   }
+}
+
+export interface Envelope {
+  status: number;
+  headers: Record<string, string | number>;
+  body: Buffer;
+}
+
+/** The one rendering of an error as a response: status, headers (the API version among them) and body. */
+export function envelope(error: RegistryError): Envelope {
+  const body = Buffer.from(JSON.stringify(error.toJSON()));
+  return {
+    status: error.status,
+    headers: { ...API_VERSION_HEADER, 'Content-Type': 'application/json', 'Content-Length': body.length, ...error.headers },
+    body,
+  };
 }

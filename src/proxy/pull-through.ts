@@ -3,16 +3,16 @@
 import { RegistryError } from '../oci/errors.js';
 import { parseDigest, requireDigest, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
-import { MAX_MANIFEST_BYTES, parseReference, sendManifest } from '../registry/manifests.js';
-import { sendBlob } from '../registry/blobs.js';
+import { MAX_MANIFEST_BYTES } from '../registry/manifests.js';
+import { fileContent, type BlobContent, type ContentSource, type ManifestContent, type ManifestReference } from '../registry/content.js';
 import { declaredMediaType } from '../store/manifest-facts.js';
 import { digestFromHash, type Store, type StoredManifest } from '../store/store.js';
 import { readTextIfExists, writeFileAtomic } from '../store/atomic.js';
 import { createHash } from 'node:crypto';
-import type { RequestContext } from '../server/context.js';
+import type { RequestContext } from '../http/context.js';
 import type { Clock } from '../clock.js';
 import { BlobFetch } from './blob-fetch.js';
-import { sendFromFetch } from './read-along.js';
+import { fetchContent } from './read-along.js';
 import { first, UpstreamClient, type UpstreamResponse } from './client.js';
 import { upstreamStatusError } from './upstream-errors.js';
 import { upstreamFor, type UpstreamName } from './upstream-name.js';
@@ -27,7 +27,10 @@ export const DEFAULT_ACCEPT = [
   'application/vnd.docker.distribution.manifest.v1+prettyjws',
 ].join(', ');
 
-export class PullThrough {
+/**
+ * The pull-through source: decorates the store (what is cached) with the upstream (what is not yet).
+ */
+export class PullThrough implements ContentSource {
   /** Blob fetches in progress, by repository and digest: concurrent requests share one. */
   private readonly fetches = new Map<string, BlobFetch>();
   /** When each cached tag was last checked upstream (clock ms), by `name:tag`. */
@@ -48,55 +51,45 @@ export class PullThrough {
     return target;
   }
 
-  async manifest(ctx: RequestContext): Promise<void> {
-    const { name, reference } = ctx.route;
+  async manifest(ctx: RequestContext, ref: ManifestReference): Promise<ManifestContent> {
+    const { name } = ctx.route;
     const target = this.target(name);
-    const ref = parseReference(reference);
     const store = ctx.deps.store;
     if (ref.digest) {
       const cached = await store.getManifest(name, ref.digest);
-      sendManifest(ctx, cached ?? (await this.fetchManifest(ctx, target, ref.digest.text, { expected: ref.digest })));
-      return;
+      return cached ?? (await this.fetchManifest(ctx, target, ref.digest.text, { expected: ref.digest }));
     }
-    const tag = ref.tag ?? '';
+    const { tag } = ref;
     const key = `${name}:${tag}`;
     const cached = await store.getManifest(name, tag);
     const now = this.clock.now().getTime();
     const last = this.checked.get(key);
-    if (cached && last !== undefined && now - last < this.options.ttlMs) {
-      sendManifest(ctx, cached);
-      return;
-    }
+    if (cached && last !== undefined && now - last < this.options.ttlMs) return cached;
     // A failed check counts as a check: an unreachable upstream is not asked on every pull.
     this.checked.set(key, now);
-    if (!cached) {
-      sendManifest(ctx, await this.fetchManifest(ctx, target, tag, { tag }));
-      return;
-    }
-    let current: StoredManifest = cached;
+    if (!cached) return this.fetchManifest(ctx, target, tag, { tag });
     try {
-      current = await this.recheck(ctx, target, tag, cached);
+      return await this.recheck(ctx, target, tag, cached);
     } catch (error) {
       if (ctx.signal.aborted) throw error;
-      // The upstream is gone or erroring: the cached manifest is the answer.
+      return cached; // the upstream is gone or erroring: the cached manifest is the answer
     }
-    sendManifest(ctx, current);
   }
 
-  async blob(ctx: RequestContext): Promise<void> {
-    const { name, reference } = ctx.route;
+  async blob(ctx: RequestContext, digest: Digest): Promise<BlobContent> {
+    const { name } = ctx.route;
     const target = this.target(name);
-    const digest = requireDigest(reference);
     const store = ctx.deps.store;
     const key = `${name}@${digest.text}`;
+    const isHead = ctx.req.method === 'HEAD';
     // Map, then store, then map again: a fetch leaves the map only after its blob is in the store.
     let fetch = this.fetches.get(key);
     if (!fetch) {
       const cached = await store.repositoryBlob(name, digest);
-      if (cached) return sendBlob(ctx, cached);
+      if (cached) return fileContent(cached);
       fetch = this.fetches.get(key);
     }
-    if (!fetch && ctx.req.method === 'HEAD') return this.headBlob(ctx, target, digest);
+    if (!fetch && isHead) return this.headBlob(ctx, target, digest);
     if (!fetch) {
       const stored = await store.blobInfo(digest);
       if (stored) {
@@ -104,11 +97,11 @@ export class PullThrough {
         await this.confirmBlob(ctx, target, digest);
         await store.linkBlob(name, digest);
         await this.recordUpstream(store, name, target);
-        return sendBlob(ctx, stored);
+        return fileContent(stored);
       }
       fetch = this.fetches.get(key) ?? this.startFetch(store, name, target, digest, key);
     }
-    await sendFromFetch(ctx, fetch, digest);
+    return fetchContent(fetch, digest, !isHead && ctx.req.headers.range === undefined, ctx.signal);
   }
 
   private startFetch(store: Store, name: string, target: UpstreamName, digest: Digest, key: string): BlobFetch {
@@ -130,17 +123,17 @@ export class PullThrough {
     return fetch;
   }
 
-  private async headBlob(ctx: RequestContext, target: UpstreamName, digest: Digest): Promise<void> {
+  /** A blob not fetched yet, for a HEAD: what the upstream says of it. */
+  private async headBlob(ctx: RequestContext, target: UpstreamName, digest: Digest): Promise<BlobContent> {
     const response = await this.confirmBlob(ctx, target, digest);
-    const length = first(response.headers['content-length']);
-    const headers: Record<string, string> = {
-      'Content-Type': 'application/octet-stream',
-      'Docker-Content-Digest': digest.text,
-      ETag: `"${digest.text}"`,
+    const length = Number(first(response.headers['content-length']));
+    return {
+      digest,
+      size: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
+      body: () => {
+        throw new Error('internal: a blob known from a HEAD upstream has no body here');
+      },
     };
-    if (length) headers['Content-Length'] = length;
-    ctx.res.writeHead(200, headers);
-    ctx.res.end();
   }
 
   private async confirmBlob(ctx: RequestContext, target: UpstreamName, digest: Digest): Promise<UpstreamResponse> {

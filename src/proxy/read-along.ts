@@ -1,81 +1,67 @@
-// Serves a blob GET/HEAD from a BlobFetch in progress: headers as soon as the upstream answered, then
-// the bytes as they are written (from memory when close behind the fetch, else from the temp file),
-// honouring a single byte Range.
-import { once } from 'node:events';
+// A blob as content while a BlobFetch is still writing it: its bytes are read along the fetch, from
+// memory when close behind it, else from the temp file, and from the stored file once it is there.
 import fs from 'node:fs/promises';
-import { sendBlob } from '../registry/blobs.js';
 import { isMissing } from '../store/atomic.js';
-import { parseByteRange } from '../server/http.js';
-import type { RequestContext } from '../server/context.js';
+import type { ByteRange } from '../http/request.js';
+import { bodyChunks } from '../http/response.js';
+import { fileContent, type BlobContent } from '../registry/content.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobFetch } from './blob-fetch.js';
 
 const READ_SIZE = 4 << 20;
 
-export async function sendFromFetch(ctx: RequestContext, fetch: BlobFetch, digest: Digest): Promise<void> {
-  await until(fetch.started, ctx.signal);
+/**
+ * The content of a fetch once the upstream answered. Without an announced size a HEAD or a range
+ * cannot be answered before the whole blob is there, so those wait for it.
+ */
+export async function fetchContent(fetch: BlobFetch, digest: Digest, wantsWhole: boolean, signal: AbortSignal): Promise<BlobContent> {
+  await until(fetch.started, signal);
   if (fetch.state === 'failed') throw fetch.error;
-  if (fetch.state === 'done' && fetch.result) return sendBlob(ctx, fetch.result);
+  if (fetch.state === 'done' && fetch.result) return fileContent(fetch.result);
+  if (fetch.size === undefined && !wantsWhole) return fileContent(await until(fetch.done, signal));
   const size = fetch.size;
-  const isHead = ctx.req.method === 'HEAD';
-  // Without an announced size a range or a HEAD cannot be answered before the whole blob is there.
-  if (size === undefined && (isHead || ctx.req.headers.range)) return sendBlob(ctx, await until(fetch.done, ctx.signal));
+  return {
+    digest,
+    size,
+    body: (range?: ByteRange) => ({
+      kind: 'stream',
+      chunks: (bodySignal) => readAlong(fetch, range?.start ?? 0, range?.end ?? (size === undefined ? Infinity : size - 1), bodySignal),
+    }),
+  };
+}
+
+async function* readAlong(fetch: BlobFetch, start: number, end: number, signal: AbortSignal): AsyncIterable<Uint8Array> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(fetch.tempPath, 'r');
   } catch (error) {
-    // Renamed into the store (or failed) between the state check and the open.
-    if (isMissing(error)) return sendBlob(ctx, await until(fetch.done, ctx.signal));
-    throw error;
+    // Renamed into the store (or failed) since the headers were decided: read the stored file.
+    if (!isMissing(error)) throw error;
+    const stored = await until(fetch.done, signal);
+    yield* bodyChunks({ kind: 'file', path: stored.path, start, end: Math.min(end, stored.size - 1) }, signal);
+    return;
   }
   try {
-    const range = size === undefined ? undefined : parseByteRange(ctx.req.headers.range, size);
-    const start = range?.start ?? 0;
-    const end = range?.end ?? (size === undefined ? Infinity : size - 1);
-    const headers: Record<string, string | number> = {
-      'Content-Type': 'application/octet-stream',
-      'Docker-Content-Digest': digest.text,
-      'Accept-Ranges': 'bytes',
-      ETag: `"${digest.text}"`,
-    };
-    if (size !== undefined) headers['Content-Length'] = end - start + 1;
-    if (range && size !== undefined) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
-    ctx.res.writeHead(range ? 206 : 200, headers);
-    if (isHead || size === 0) {
-      ctx.res.end();
-      return;
+    let position = start;
+    while (position <= end) {
+      if (fetch.state === 'failed') throw fetch.error;
+      const limit = Math.min(fetch.readableLimit(), end + 1);
+      if (position >= limit) {
+        if (fetch.state === 'done') return;
+        await until(fetch.nextChange(), signal);
+        continue;
+      }
+      const length = Math.min(limit - position, READ_SIZE);
+      // Readers close behind the fetch take the bytes from memory; laggards read the temp file.
+      let slices = fetch.recentSlices(position, length);
+      if (slices.length === 0) slices = [await readAt(handle, position, length)];
+      for (const slice of slices) {
+        position += slice.length;
+        yield slice;
+      }
     }
-    await copyAlong(ctx, fetch, handle, start, end);
-    ctx.res.end();
   } finally {
     await handle.close().catch(() => undefined);
-  }
-}
-
-async function copyAlong(ctx: RequestContext, fetch: BlobFetch, handle: fs.FileHandle, start: number, end: number) {
-  let position = start;
-  while (position <= end) {
-    if (fetch.state === 'failed') throw fetch.error;
-    const limit = Math.min(fetch.readableLimit(), end + 1);
-    if (position >= limit) {
-      if (fetch.state === 'done') return;
-      await until(fetch.nextChange(), ctx.signal);
-      continue;
-    }
-    const length = Math.min(limit - position, READ_SIZE);
-    // Readers close behind the fetch take the bytes from memory; laggards read the temp file.
-    let slices = fetch.recentSlices(position, length);
-    if (slices.length === 0) slices = [await readAt(handle, position, length)];
-    let flushed = true;
-    ctx.res.cork();
-    for (const slice of slices) {
-      flushed = ctx.res.write(slice);
-      position += slice.length;
-    }
-    ctx.res.uncork();
-    if (!flushed) {
-      await once(ctx.res, 'drain', { signal: ctx.signal });
-    }
   }
 }
 
@@ -87,7 +73,7 @@ async function readAt(handle: fs.FileHandle, position: number, length: number): 
 }
 
 /** Waits for promise, or rejects with an AbortError as soon as the client goes away. */
-function until<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+export function until<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(abortError());
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(abortError());

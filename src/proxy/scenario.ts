@@ -4,6 +4,8 @@ import type { Dispatcher } from 'undici';
 import type { Scenario } from '../scenarios/scenario.js';
 import type { Clock } from '../clock.js';
 import { listReferrers, listTags } from '../registry/discovery.js';
+import { manifestReader } from '../registry/manifests.js';
+import { blobReader } from '../registry/blobs.js';
 import type { LookupAll } from './allowlist.js';
 import { loadDockerCredentials, type CredentialTable } from './docker-config.js';
 import { UpstreamClient } from './client.js';
@@ -21,7 +23,13 @@ export interface ProxyParts {
   lookup?: LookupAll;
 }
 
-export function createProxyScenario(options: ProxyOptions, parts: ProxyParts): Scenario {
+export interface ProxyScenario {
+  scenario: Scenario;
+  /** Closes the upstream connections. */
+  close(): Promise<void>;
+}
+
+export function createProxyScenario(options: ProxyOptions, parts: ProxyParts): ProxyScenario {
   let credentials: Promise<CredentialTable> | undefined;
   const client = new UpstreamClient({
     options,
@@ -31,18 +39,20 @@ export function createProxyScenario(options: ProxyOptions, parts: ProxyParts): S
     dispatcher: parts.dispatcher,
   });
   const proxy = new PullThrough(options, client, parts.clock);
+  const manifest = manifestReader(proxy);
+  const blob = blobReader(proxy);
   const upstream = options.upstream.prefix ? `${options.upstream.host}/${options.upstream.prefix}` : options.upstream.host;
-  return {
+  const scenario: Scenario = {
     name: 'proxy',
     summary: `Pull-through cache: [host/]repo:tag is fetched from that registry (default ${upstream}), stored, and served offline later.`,
     example: 'dcaravel/brokenreg:latest',
     parameters: [],
     nested: true,
     operations: {
-      'manifest.get': (ctx) => proxy.manifest(ctx),
-      'manifest.head': (ctx) => proxy.manifest(ctx),
-      'blob.get': (ctx) => proxy.blob(ctx),
-      'blob.head': (ctx) => proxy.blob(ctx),
+      'manifest.get': manifest,
+      'manifest.head': manifest,
+      'blob.get': blob,
+      'blob.head': blob,
       // What is cached here, not the upstream's lists.
       'tags.list': listTags,
       'referrers.list': listReferrers,
@@ -53,4 +63,5 @@ export function createProxyScenario(options: ProxyOptions, parts: ProxyParts): S
       return `${name} is a pull-through copy of ${target.host}/${target.repository} and is ${what} here: push to broken/prepared or broken/prepared/<path>`;
     },
   };
+  return { scenario, close: () => client.close() };
 }

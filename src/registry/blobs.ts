@@ -1,51 +1,52 @@
-// Blob operations against the store: GET/HEAD with Range, DELETE.
+// Blob operations: GET/HEAD from any content source, honouring a single byte Range; DELETE.
 import { RegistryError } from '../oci/errors.js';
 import { requireDigest } from '../oci/digest.js';
-import type { BlobInfo } from '../store/store.js';
-import type { Handler, RequestContext } from '../server/context.js';
-import { parseByteRange, sendEmpty, sendFileRange } from '../server/http.js';
+import type { Handler, RequestContext } from '../http/context.js';
+import { parseByteRange } from '../http/request.js';
+import { emptyPlan, type ResponsePlan } from '../http/response.js';
+import { storeSource, type BlobContent, type ContentSource } from './content.js';
 
-export async function requireRepositoryBlob(ctx: RequestContext): Promise<BlobInfo> {
-  const { name, reference } = ctx.route;
-  const digest = requireDigest(reference);
-  const blob = await ctx.deps.store.repositoryBlob(name, digest);
-  if (!blob) {
-    throw new RegistryError('BLOB_UNKNOWN', `blob ${digest.text} is not in repository ${name}`, {
-      detail: { name, digest: digest.text },
-    });
-  }
-  return blob;
-}
-
-/** Answers a blob GET or HEAD from a stored file, honouring a single byte Range. */
-export async function sendBlob(ctx: RequestContext, blob: BlobInfo): Promise<void> {
-  const range = parseByteRange(ctx.req.headers.range, blob.size);
+/** The response to a blob GET or HEAD: 200 with the whole blob, or 206 with a Range (416 when it cannot be served). */
+export function blobPlan(blob: BlobContent, method: string | undefined, rangeHeader: string | undefined): ResponsePlan {
   const headers: Record<string, string | number> = {
     'Content-Type': 'application/octet-stream',
     'Docker-Content-Digest': blob.digest.text,
     'Accept-Ranges': 'bytes',
     ETag: `"${blob.digest.text}"`,
   };
-  const start = range?.start ?? 0;
-  const end = range?.end ?? blob.size - 1;
-  headers['Content-Length'] = end - start + 1;
-  if (range) headers['Content-Range'] = `bytes ${start}-${end}/${blob.size}`;
-  ctx.res.writeHead(range ? 206 : 200, headers);
-  if (ctx.req.method === 'HEAD' || blob.size === 0) {
-    ctx.res.end();
-    return;
+  const size = blob.size;
+  const range = size === undefined ? undefined : parseByteRange(rangeHeader, size);
+  if (size !== undefined) {
+    const start = range?.start ?? 0;
+    const end = range?.end ?? size - 1;
+    headers['Content-Length'] = end - start + 1;
+    if (range) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
   }
-  await sendFileRange(ctx.res, blob.path, start, end, ctx.deps.chunks);
+  const status = range ? 206 : 200;
+  if (method === 'HEAD' || size === 0) return { status, headers };
+  return { status, headers, body: blob.body(range) };
 }
 
-export const getBlob: Handler = async (ctx) => {
-  await sendBlob(ctx, await requireRepositoryBlob(ctx));
-};
+export function blobUnknown(ctx: RequestContext, digest: string): RegistryError {
+  return new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${ctx.route.name}`, {
+    detail: { name: ctx.route.name, digest },
+  });
+}
+
+/** GET and HEAD of the blobs a source holds. */
+export function blobReader(source: ContentSource): Handler {
+  return async (ctx) => {
+    const digest = requireDigest(ctx.route.reference);
+    const blob = await source.blob(ctx, digest);
+    if (!blob) throw blobUnknown(ctx, digest.text);
+    await ctx.respond(blobPlan(blob, ctx.req.method, ctx.req.headers.range));
+  };
+}
+
+export const getBlob: Handler = blobReader(storeSource);
 
 export const deleteBlob: Handler = async (ctx) => {
   const digest = requireDigest(ctx.route.reference);
-  if (!(await ctx.deps.store.unlinkBlob(ctx.route.name, digest))) {
-    throw new RegistryError('BLOB_UNKNOWN', `blob ${digest.text} is not in repository ${ctx.route.name}`);
-  }
-  sendEmpty(ctx.res, 202);
+  if (!(await ctx.deps.store.unlinkBlob(ctx.route.name, digest))) throw blobUnknown(ctx, digest.text);
+  await ctx.respond(emptyPlan(202));
 };

@@ -1,6 +1,6 @@
 // GET /v2/_catalog: the store's repositories, or N synthetic ones, optionally after a delay (the
 // seed's V2_CATALOG_NUM_REPOS and V2_CATALOG_DELAY knobs).
-import type { RequestContext } from '../server/context.js';
+import type { RequestContext } from '../http/context.js';
 import { paginate, sendPage } from './discovery.js';
 
 export interface CatalogOptions {
@@ -28,5 +28,5 @@ export async function answerCatalog(ctx: RequestContext, options: CatalogOptions
   const repositories =
     options.synthetic ?? (await ctx.deps.store.listRepositories());
   const page = paginate(repositories, ctx.query, '/v2/_catalog');
-  sendPage(ctx, { repositories: page.items }, page);
+  await sendPage(ctx, { repositories: page.items }, page);
 }

@@ -2,8 +2,8 @@
 import { RegistryError } from '../oci/errors.js';
 import { requireDigest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
-import type { Handler, RequestContext } from '../server/context.js';
-import { sendJson } from '../server/http.js';
+import type { Handler, RequestContext } from '../http/context.js';
+import { jsonPlan } from '../http/response.js';
 
 export interface Page {
   items: string[];
@@ -28,8 +28,8 @@ export function paginate(sorted: readonly string[], query: URLSearchParams, path
   return { items, link: `<${path}?n=${n}&last=${encodeURIComponent(lastItem)}>; rel="next"` };
 }
 
-export function sendPage(ctx: RequestContext, body: Record<string, unknown>, page: Page): void {
-  sendJson(ctx.res, 200, body, page.link ? { Link: page.link } : {});
+export function sendPage(ctx: RequestContext, body: Record<string, unknown>, page: Page): Promise<void> {
+  return ctx.respond(jsonPlan(200, body, page.link ? { Link: page.link } : {}));
 }
 
 export const listTags: Handler = async (ctx) => {
@@ -37,7 +37,7 @@ export const listTags: Handler = async (ctx) => {
   const tags = await ctx.deps.store.listTags(name);
   if (!tags) throw new RegistryError('NAME_UNKNOWN', `repository ${name} is not known to the registry`, { detail: { name } });
   const page = paginate(tags, ctx.query, `/v2/${name}/tags/list`);
-  sendPage(ctx, { name, tags: page.items }, page);
+  await sendPage(ctx, { name, tags: page.items }, page);
 };
 
 export const listReferrers: Handler = async (ctx) => {
@@ -49,5 +49,5 @@ export const listReferrers: Handler = async (ctx) => {
     manifests = manifests.filter((descriptor) => descriptor.artifactType === artifactType);
     headers['OCI-Filters-Applied'] = 'artifactType';
   }
-  sendJson(ctx.res, 200, { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }, headers);
+  await ctx.respond(jsonPlan(200, { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }, headers));
 };

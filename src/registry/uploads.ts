@@ -2,20 +2,22 @@
 import { RegistryError } from '../oci/errors.js';
 import { requireDigest, parseDigest } from '../oci/digest.js';
 import { isValidName } from '../oci/reference.js';
-import { rangeHeader } from '../store/uploads.js';
-import type { Handler, RequestContext } from '../server/context.js';
-import { sendEmpty } from '../server/http.js';
+import type { Handler, RequestContext } from '../http/context.js';
+import { uploadRange } from '../http/errors.js';
+import { emptyPlan } from '../http/response.js';
 
-function blobCreated(ctx: RequestContext, digest: string): void {
-  sendEmpty(ctx.res, 201, { Location: `/v2/${ctx.route.name}/blobs/${digest}`, 'Docker-Content-Digest': digest });
+function blobCreated(ctx: RequestContext, digest: string): Promise<void> {
+  return ctx.respond(emptyPlan(201, { Location: `/v2/${ctx.route.name}/blobs/${digest}`, 'Docker-Content-Digest': digest }));
 }
 
-function uploadAccepted(ctx: RequestContext, status: 202 | 204, uuid: string, size: number): void {
-  sendEmpty(ctx.res, status, {
-    Location: `/v2/${ctx.route.name}/blobs/uploads/${uuid}`,
-    Range: rangeHeader(size),
-    'Docker-Upload-UUID': uuid,
-  });
+function uploadAccepted(ctx: RequestContext, status: 202 | 204, uuid: string, size: number): Promise<void> {
+  return ctx.respond(
+    emptyPlan(status, {
+      Location: `/v2/${ctx.route.name}/blobs/uploads/${uuid}`,
+      Range: uploadRange(size),
+      'Docker-Upload-UUID': uuid,
+    }),
+  );
 }
 
 export const startUpload: Handler = async (ctx) => {
@@ -27,7 +29,7 @@ export const startUpload: Handler = async (ctx) => {
     const digest = parseDigest(mount);
     if (digest && from && isValidName(from) && (await store.repositoryBlob(from, digest))) {
       await store.linkBlob(name, digest);
-      blobCreated(ctx, digest.text);
+      await blobCreated(ctx, digest.text);
       return;
     }
     // Not mountable: fall back to an ordinary upload session, as the spec allows.
@@ -35,31 +37,31 @@ export const startUpload: Handler = async (ctx) => {
   const digestParam = ctx.query.get('digest');
   if (digestParam !== null) {
     const digest = requireDigest(digestParam);
-    const blob = await store.ingestBlob(ctx.req, digest);
+    const blob = await store.ingestBlob(ctx.body, digest);
     await store.linkBlob(name, blob.digest);
-    blobCreated(ctx, blob.digest.text);
+    await blobCreated(ctx, blob.digest.text);
     return;
   }
   const uuid = await uploads.start(name);
-  uploadAccepted(ctx, 202, uuid, 0);
+  await uploadAccepted(ctx, 202, uuid, 0);
 };
 
 export const uploadStatus: Handler = async (ctx) => {
   const size = await ctx.deps.uploads.size(ctx.route.name, ctx.route.reference);
-  uploadAccepted(ctx, 204, ctx.route.reference, size);
+  await uploadAccepted(ctx, 204, ctx.route.reference, size);
 };
 
 export const patchUpload: Handler = async (ctx) => {
   const { name, reference: uuid } = ctx.route;
   const range = parseContentRange(ctx.req.headers['content-range']);
-  const size = await ctx.deps.uploads.append(name, uuid, ctx.req, range?.start);
+  const size = await ctx.deps.uploads.append(name, uuid, ctx.body, range?.start);
   if (range && size - 1 !== range.end) {
     // The chunk was shorter or longer than its Content-Range said; the bytes are kept as received.
     throw new RegistryError('RANGE_INVALID', `Content-Range ended at ${range.end} but the upload now ends at ${size - 1}`, {
-      headers: { Range: rangeHeader(size), Location: `/v2/${name}/blobs/uploads/${uuid}` },
+      headers: { Range: uploadRange(size), Location: `/v2/${name}/blobs/uploads/${uuid}` },
     });
   }
-  uploadAccepted(ctx, 202, uuid, size);
+  await uploadAccepted(ctx, 202, uuid, size);
 };
 
 export const finishUpload: Handler = async (ctx) => {
@@ -67,15 +69,15 @@ export const finishUpload: Handler = async (ctx) => {
   const { store, uploads } = ctx.deps;
   const digest = requireDigest(ctx.query.get('digest') ?? undefined, 'digest query parameter');
   const hasBody = Number(ctx.req.headers['content-length'] ?? 0) > 0 || ctx.req.headers['transfer-encoding'] !== undefined;
-  if (hasBody) await uploads.append(name, uuid, ctx.req);
+  if (hasBody) await uploads.append(name, uuid, ctx.body);
   const blob = await uploads.finish(name, uuid, digest);
   await store.linkBlob(name, blob.digest);
-  blobCreated(ctx, blob.digest.text);
+  await blobCreated(ctx, blob.digest.text);
 };
 
 export const cancelUpload: Handler = async (ctx) => {
   await ctx.deps.uploads.cancel(ctx.route.name, ctx.route.reference);
-  sendEmpty(ctx.res, 204);
+  await ctx.respond(emptyPlan(204));
 };
 
 /** `Content-Range: <start>-<end>` (OCI) or `bytes <start>-<end>/<total>` (HTTP style). */

@@ -2,7 +2,7 @@
 // headers the status carries. broken/error/<status> answers it for blobs too (a blob URL has no tag).
 import { STATUS_CODES } from 'node:http';
 import { RegistryError } from '../oci/errors.js';
-import type { Handler, RequestContext } from '../server/context.js';
+import type { Handler, RequestContext } from '../http/context.js';
 import type { Scenario } from './scenario.js';
 
 interface ErrorAnswer {
@@ -34,14 +34,14 @@ export const RETRY_AFTER_SECONDS = 1;
 /** The error a status tag answers with: any status 400-599, anything else 501 "Huh?" as in the seed. */
 export function errorForStatus(tag: string, host: string, repository: string): RegistryError {
   const status = /^[45]\d\d$/.test(tag) ? Number(tag) : undefined;
-  if (status === undefined) return new RegistryError('NOT_IMPLEMENTED', 'Huh?', { status: 501, detail: { tag: tag.slice(0, 130) } });
+  if (status === undefined) return new RegistryError('NOT_IMPLEMENTED', 'Huh?', { detail: { tag: tag.slice(0, 130) } });
   const answer = ANSWERS[status] ?? genericAnswer(status);
   const headers: Record<string, string> = {};
   if (status === 401) {
     headers['WWW-Authenticate'] = `Bearer realm="http://${host}/token",service="broken-reg",scope="repository:${repository}:pull"`;
   }
   if (status === 429 || status === 503) headers['Retry-After'] = String(RETRY_AFTER_SECONDS);
-  return new RegistryError(answer.code, answer.message, { status, headers, detail: { status } });
+  return RegistryError.custom(status, answer.code, answer.message, { headers, detail: { status } });
 }
 
 function genericAnswer(status: number): ErrorAnswer {

@@ -2,7 +2,9 @@
 // `broken/<scenario>` (and, for nested scenarios, `broken/<scenario>/<path>`); every other name
 // belongs to the pull-through proxy.
 import { RegistryError } from '../oci/errors.js';
-import type { Scenario } from './scenario.js';
+import { requireName } from '../oci/reference.js';
+import type { RequestContext } from '../http/context.js';
+import type { RepositoryOperation, Scenario } from './scenario.js';
 import { preparedScenario } from './prepared.js';
 import { errorScenario } from './error.js';
 import { timeoutScenario } from './timeout.js';
@@ -40,4 +42,36 @@ export function resolveScenario(table: ScenarioTable, name: string): Scenario {
     );
   }
   return scenario;
+}
+
+/** Operations that change the store: outside a pushable scenario they are refused with DENIED. */
+const WRITES: ReadonlySet<RepositoryOperation> = new Set([
+  'manifest.put',
+  'manifest.delete',
+  'blob.delete',
+  'upload.start',
+  'upload.status',
+  'upload.patch',
+  'upload.finish',
+  'upload.cancel',
+]);
+
+/**
+ * Answers a repository request with the scenario that owns its name. Decorating scenarios (faults,
+ * auth) call this again with the inner name; seen(scenario) is told of each scenario on the way.
+ */
+export function serveRepository(table: ScenarioTable, ctx: RequestContext, seen: (scenario: Scenario) => void = () => undefined): Promise<void> {
+  const operation = ctx.route.operation as RepositoryOperation;
+  const name = requireName(ctx.route.name);
+  const scenario = resolveScenario(table, name);
+  seen(scenario);
+  const handler = scenario.operations[operation];
+  if (!handler) {
+    const reason = scenario.unsupported?.(operation, name);
+    if (WRITES.has(operation)) {
+      throw new RegistryError('DENIED', reason ?? `${name} is read-only: pushes go to broken/prepared or broken/prepared/<path>`);
+    }
+    throw new RegistryError('UNSUPPORTED', reason ?? `${operation} is not supported by the ${scenario.name} scenario`);
+  }
+  return handler(ctx);
 }

@@ -5,31 +5,34 @@ import { RegistryError } from '../oci/errors.js';
 import { ParamError, describeTagSpec } from '../params/tag-params.js';
 import { parseRandomTag, randomTagSpec, formatRandomTag } from '../images/random/index.js';
 import { materializeRandomImage, RANDOM_REPOSITORY, type MaterializedImage } from '../images/random-store.js';
-import { getManifest, parseReference } from '../registry/manifests.js';
+import { manifestReader } from '../registry/manifests.js';
 import { getBlob } from '../registry/blobs.js';
 import { listTags } from '../registry/discovery.js';
-import type { Handler } from '../server/context.js';
+import { storeSource, type ContentSource } from '../registry/content.js';
 import type { Scenario } from './scenario.js';
 
 export function createRandomScenario(): Scenario {
   /** Generations in progress, by canonical tag: later requests wait for the first. */
   const inFlight = new Map<string, Promise<MaterializedImage>>();
 
-  const manifest: Handler = async (ctx) => {
-    const { tag } = parseReference(ctx.route.reference);
-    if (tag !== undefined) {
+  /** By tag, the image the tag describes, generated into the store first if it is not there. */
+  const source: ContentSource = {
+    async manifest(ctx, reference) {
+      const { tag } = reference;
+      if (tag === undefined) return storeSource.manifest(ctx, reference);
       const params = paramsOf(tag, ctx.deps.config.limits);
       const key = formatRandomTag(params);
       let generation = inFlight.get(key);
       if (!generation) {
-        generation = materializeRandomImage(ctx.deps.store, params, tag).finally(() => inFlight.delete(key));
+        generation = materializeRandomImage(ctx.deps.store, params, key).finally(() => inFlight.delete(key));
         inFlight.set(key, generation);
       }
-      await generation;
-      if (tag !== key) await materializeRandomImage(ctx.deps.store, params, tag);
-    }
-    await getManifest(ctx);
+      const image = await generation;
+      return tag === key ? image.manifest : (await materializeRandomImage(ctx.deps.store, params, tag)).manifest;
+    },
+    blob: storeSource.blob,
   };
+  const manifest = manifestReader(source);
 
   return {
     name: 'random',

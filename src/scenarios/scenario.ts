@@ -1,7 +1,7 @@
 // The one interface every scenario implements. Metadata is data, so help text and the README table
 // come from the same place as the behaviour.
-import type { Handler } from '../server/context.js';
-import type { Operation } from '../server/routes.js';
+import type { Handler } from '../http/context.js';
+import type { Operation } from '../http/routes.js';
 
 export interface ParameterDoc {
   name: string;

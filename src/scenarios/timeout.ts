@@ -3,7 +3,7 @@
 import { RegistryError } from '../oci/errors.js';
 import { parseDuration, formatDuration } from '../params/duration.js';
 import { parseTagParams, ParamError } from '../params/tag-params.js';
-import type { Handler } from '../server/context.js';
+import type { Handler } from '../http/context.js';
 import type { Scenario } from './scenario.js';
 
 export const TIMEOUT_MESSAGE = 'Timeout duration has elapsed!';

@@ -1,17 +1,19 @@
-// createApp builds the Express app from injected parts and never listens itself. One middleware
-// parses the route and dispatches to the scenario that owns the repository; one error middleware
-// writes every error. The app is kept lean: no etag, no query parser, nothing built per request that
-// a handler does not ask for (the context's query and abort signal are made on first use).
+// createApp builds the Express app from injected parts and never listens itself: it hands back a
+// request listener and the server options that listener wants. One middleware parses the route and
+// dispatches to the scenario that owns the repository; one error middleware writes every error. The
+// app is kept lean: no etag, no query parser, nothing built per request that a handler does not ask
+// for (the context's query and abort signal are made on first use).
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RegistryError } from '../oci/errors.js';
-import { requireName } from '../oci/reference.js';
-import { resolveScenario, type ScenarioTable } from '../scenarios/index.js';
-import type { RepositoryOperation } from '../scenarios/scenario.js';
+import type { IncomingMessage, RequestListener, ServerOptions, ServerResponse } from 'node:http';
+import { API_VERSION_HEADER, RegistryError, envelope } from '../oci/errors.js';
+import { serveRepository, type ScenarioTable } from '../scenarios/index.js';
 import { answerCatalog } from '../registry/catalog.js';
-import type { RequestContext, ServerDeps } from './context.js';
-import { parseRoute, type Route } from './routes.js';
-import { pathOf, queryOf, sendJson } from './http.js';
+import type { RequestBody, RequestContext, ServerDeps } from '../http/context.js';
+import { parseRoute, type Route } from '../http/routes.js';
+import { pathOf, queryOf } from '../http/request.js';
+import { ChunkPool, writePlan, type ResponsePlan } from '../http/response.js';
+import { toRegistryError } from '../http/errors.js';
+import { messageClasses } from './messages.js';
 import { watchRequest, type RequestLog, type RequestNotes } from './log.js';
 import { warningHeaders } from './warnings.js';
 
@@ -21,24 +23,17 @@ export interface AppOptions {
   log: RequestLog;
 }
 
-const API_VERSION = { 'Docker-Distribution-API-Version': 'registry/2.0' };
+const BASE_ANSWER: ResponsePlan = { status: 200, headers: { 'Content-Type': 'application/json', 'Content-Length': 2 }, body: { kind: 'bytes', bytes: Buffer.from('{}') } };
 
-/** Operations that change the store: outside a pushable scenario they are refused with DENIED. */
-const WRITES: ReadonlySet<RepositoryOperation> = new Set([
-  'manifest.put',
-  'manifest.delete',
-  'blob.delete',
-  'upload.start',
-  'upload.status',
-  'upload.patch',
-  'upload.finish',
-  'upload.cancel',
-]);
+export interface App {
+  handler: RequestListener;
+  /** What the HTTP server must be created with for this handler (see messages.ts). */
+  serverOptions: Pick<ServerOptions, 'IncomingMessage' | 'ServerResponse'>;
+}
 
-const BASE_BODY = '{}';
-
-export function createApp({ deps, scenarios, log }: AppOptions): express.Express {
+export function createApp({ deps, scenarios, log }: AppOptions): App {
   const app = express();
+  const pool = new ChunkPool();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', false);
@@ -46,16 +41,16 @@ export function createApp({ deps, scenarios, log }: AppOptions): express.Express
   app.use(async (req: Request, res: Response) => {
     const notes = watchRequest(log, req, res);
     res.locals.notes = notes;
-    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    res.setHeader('Docker-Distribution-API-Version', API_VERSION_HEADER['Docker-Distribution-API-Version']);
     await dispatch(req, res, notes);
   });
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     writeError(error, req, res, res.locals.notes as RequestNotes | undefined);
   });
-  return app;
+  return { handler: app, serverOptions: messageClasses(app) };
 
   /** Answers the request, or throws (or rejects) with what writeError turns into the response. */
-  function dispatch(req: IncomingMessage, res: ServerResponse, notes: RequestNotes): Promise<void> | undefined {
+  function dispatch(req: IncomingMessage, res: ServerResponse, notes: RequestNotes): Promise<void> {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const match = parseRoute(method, pathOf(url));
@@ -65,26 +60,10 @@ export function createApp({ deps, scenarios, log }: AppOptions): express.Express
         headers: { Allow: match.allowed.join(', ') },
       });
     }
-    if (match.route.operation === 'base') {
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 2 });
-      res.end(BASE_BODY);
-      return undefined;
-    }
-    const ctx = new Context(req, res, match.route, deps);
+    const ctx = new Context(req, res, match.route, deps, pool);
+    if (match.route.operation === 'base') return ctx.respond(BASE_ANSWER);
     if (match.route.operation === 'catalog') return answerCatalog(ctx, deps.config.catalog);
-    const operation = match.route.operation;
-    const name = requireName(match.route.name);
-    const scenario = resolveScenario(scenarios, name);
-    notes.scenario = scenario.name;
-    const handler = scenario.operations[operation];
-    if (!handler) {
-      const reason = scenario.unsupported?.(operation, name);
-      if (WRITES.has(operation)) {
-        throw new RegistryError('DENIED', reason ?? `${name} is read-only: pushes go to broken/prepared or broken/prepared/<path>`);
-      }
-      throw new RegistryError('UNSUPPORTED', reason ?? `${operation} is not supported by the ${scenario.name} scenario`);
-    }
-    return handler(ctx);
+    return serveRepository(scenarios, ctx, (scenario) => (notes.scenario = notes.scenario ? `${notes.scenario}>${scenario.name}` : scenario.name));
   }
 }
 
@@ -92,13 +71,21 @@ export function createApp({ deps, scenarios, log }: AppOptions): express.Express
 class Context implements RequestContext {
   private controller?: AbortController;
   private parsedQuery?: URLSearchParams;
+  readonly body: RequestBody;
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     readonly route: Route,
     readonly deps: ServerDeps,
-  ) {}
+    private readonly pool: ChunkPool,
+  ) {
+    this.body = req;
+  }
+
+  respond(plan: ResponsePlan): Promise<void> {
+    return writePlan(this.res, plan, { pool: this.pool, signal: this.signal });
+  }
 
   get query(): URLSearchParams {
     this.parsedQuery ??= queryOf(this.req.url ?? '');
@@ -133,21 +120,10 @@ export function writeError(error: unknown, req: IncomingMessage, res: ServerResp
     res.destroy();
     return;
   }
-  if (!(error instanceof RegistryError) && notes) notes.internalError = error;
+  if (!(error instanceof RegistryError) && notes && registryError.status >= 500) notes.internalError = error;
+  const { status, headers, body } = envelope(registryError);
   // Unread request bodies (a refused upload) must not leave the connection in an unknown state.
-  const headers: Record<string, string> = { ...API_VERSION, ...registryError.headers };
   if (!req.complete) headers.Connection = 'close';
-  sendJson(res, registryError.status, registryError.toJSON(), headers);
-}
-
-function toRegistryError(error: unknown, req: IncomingMessage): RegistryError {
-  if (error instanceof RegistryError) return error;
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new RegistryError('UNAVAILABLE', 'the store is out of space; nothing was kept');
-  }
-  if ((req.destroyed && !req.complete) || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
-    return new RegistryError('BLOB_UPLOAD_INVALID', 'the request was cut off before it completed');
-  }
-  return new RegistryError('INTERNAL_SERVER_ERROR', 'internal error; see the server log');
+  res.writeHead(status, headers);
+  res.end(body);
 }

@@ -9,9 +9,13 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { Express } from 'express';
-import { RegistryError } from '../oci/errors.js';
-import { isExpressApp, messageClasses } from './messages.js';
+import { RegistryError, envelope } from '../oci/errors.js';
+
+/** What to serve: a request listener and the server options it needs (server/app.ts makes one). */
+export interface Listenable {
+  handler: RequestListener;
+  serverOptions?: http.ServerOptions;
+}
 
 export interface Timeouts {
   /** The whole request head (request line and headers) must arrive within this long. */
@@ -39,9 +43,7 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-const API_VERSION = { 'Docker-Distribution-API-Version': 'registry/2.0' };
-
-export async function listen(app: Express | RequestListener, options: ListenOptions): Promise<RunningServer> {
+export async function listen(app: Listenable, options: ListenOptions): Promise<RunningServer> {
   const timeouts: Timeouts = { ...DEFAULT_LISTEN_TIMEOUTS, ...options.timeouts };
   const serverOptions: http.ServerOptions = {
     requestTimeout: 0,
@@ -50,11 +52,11 @@ export async function listen(app: Express | RequestListener, options: ListenOpti
     // Node checks the head deadline on this interval (30 s by default): a quarter of it keeps the cut
     // within 25% of headersMs.
     connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(timeouts.headersMs / 4))),
-    ...(isExpressApp(app) ? messageClasses(app) : {}),
+    ...app.serverOptions,
   };
   const handler: RequestListener = (req, res) => {
     guardBody(req, res, timeouts.bodyIdleMs);
-    app(req, res);
+    app.handler(req, res);
   };
   const server = options.tls
     ? https.createServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, handler)
@@ -103,14 +105,13 @@ function clientErrorResponse(error: NodeJS.ErrnoException, timeouts: Timeouts): 
     const tooLarge = new RegistryError('HEADERS_TOO_LARGE', `the request head is larger than ${http.maxHeaderSize} bytes`);
     return rawResponse(431, 'Request Header Fields Too Large', tooLarge);
   }
-  return 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+  return rawResponse(400, 'Bad Request', new RegistryError('BAD_REQUEST', 'the request is not HTTP/1.1 the server can read'));
 }
 
 function rawResponse(status: number, reason: string, error: RegistryError): string {
-  const body = JSON.stringify(error.toJSON());
-  const headers = { ...API_VERSION, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' };
-  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-  return `HTTP/1.1 ${status} ${reason}\r\n${lines.join('')}\r\n${body}`;
+  const { headers, body } = envelope(error);
+  const lines = Object.entries({ ...headers, Connection: 'close' }).map(([name, value]) => `${name}: ${value}\r\n`);
+  return `HTTP/1.1 ${status} ${reason}\r\n${lines.join('')}\r\n${body.toString('utf8')}`;
 }
 
 /**
@@ -143,8 +144,8 @@ function guardBody(req: IncomingMessage, res: ServerResponse, idleMs: number): v
       req.destroy();
       return;
     }
-    const body = JSON.stringify(new RegistryError('TIMEOUT', `the request body stalled: nothing arrived for ${idleMs} ms`).toJSON());
-    res.writeHead(408, { ...API_VERSION, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+    const { status, headers, body } = envelope(new RegistryError('TIMEOUT', `the request body stalled: nothing arrived for ${idleMs} ms`));
+    res.writeHead(status, { ...headers, Connection: 'close' });
     res.end(body, () => req.destroy());
   };
   req.setTimeout(idleMs);

@@ -49,6 +49,11 @@ export class Store {
     return new Store(layout);
   }
 
+  /** Stops the hashing thread; the store is not to be used after. */
+  async close(): Promise<void> {
+    await this.hasher.close();
+  }
+
   // ---- blobs ----
 
   async blobInfo(digest: Digest): Promise<BlobInfo | undefined> {

@@ -4,13 +4,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { buildRegistry } from '../../src/server/registry.js';
+import { buildRegistry } from '../../src/server/build.js';
 import { listen, type RunningServer } from '../../src/server/listen.js';
 import type { RequestLogEntry } from '../../src/server/log.js';
 import { resolveServeConfig, type ServeConfig } from '../../src/config.js';
 import { resolveProxyOptions } from '../../src/proxy/index.js';
 import type { Clock } from '../../src/clock.js';
-import type { ServerDeps } from '../../src/server/context.js';
+import type { ServerDeps } from '../../src/http/context.js';
 
 export interface TestRegistry {
   url: string;
@@ -50,13 +50,15 @@ export async function startRegistry(t: TestContext, options: StartOptions = {}):
   const storeDir = options.storeDir ?? (await makeTempDir(undefined));
   const config: ServeConfig = { ...resolveServeConfig({ store: storeDir, port: '0' }, {}), proxy: OFFLINE_PROXY, ...options.config };
   const logs: RequestLogEntry[] = [];
-  const { app, deps } = await buildRegistry({ config, log: (entry) => logs.push(entry), clock: options.clock, random: options.random });
-  const server = await listen(app, { host: '127.0.0.1', port: 0 });
+  const registry = await buildRegistry({ config, log: (entry) => logs.push(entry), clock: options.clock, random: options.random });
+  const { deps } = registry;
+  const server = await listen(registry.app, { host: '127.0.0.1', port: 0 });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     await server.close(0);
+    await registry.close();
   };
   t.after(async () => {
     await stop();

@@ -1,0 +1,47 @@
+// What every handler receives: the request, the parsed route, the injected parts, and the two seams a
+// decorator (a fault, an auth check, a redirect) wraps: the request body a handler reads, and
+// respond, through which every answer leaves the server as a ResponsePlan.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Store } from '../store/store.js';
+import type { Uploads } from '../store/uploads.js';
+import type { Clock } from '../clock.js';
+import type { ServeConfig } from '../config.js';
+import type { Route } from './routes.js';
+import type { ResponsePlan } from './response.js';
+
+export interface ServerDeps {
+  store: Store;
+  uploads: Uploads;
+  config: ServeConfig;
+  clock: Clock;
+  /** A source of uniform numbers in [0, 1), for probabilistic behaviour. */
+  random: () => number;
+}
+
+/** The request body as handlers read it: the request itself, or what a decorator made of it. */
+export type RequestBody = AsyncIterable<Uint8Array>;
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  route: Route;
+  query: URLSearchParams;
+  deps: ServerDeps;
+  /** Aborts when the client goes away before the response is complete. */
+  signal: AbortSignal;
+  /** The request body; read it from here, never from req. */
+  body: RequestBody;
+  /** Sends the answer. Every successful response goes through here. */
+  respond(plan: ResponsePlan): Promise<void>;
+}
+
+export type Handler = (ctx: RequestContext) => Promise<void>;
+
+/**
+ * A context that answers differently: the same request, with some parts replaced (another route for
+ * the inner name of a decorated repository, a wrapped body or respond). Lazily built parts (query,
+ * signal) stay those of the original.
+ */
+export function withContext(ctx: RequestContext, overrides: Partial<Pick<RequestContext, 'route' | 'body' | 'respond'>>): RequestContext {
+  return Object.assign(Object.create(ctx) as RequestContext, overrides);
+}

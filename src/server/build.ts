@@ -1,0 +1,49 @@
+// Builds a whole registry from its config: the store, the upload sessions, the scenarios and the app,
+// ready to listen, and close() to stop everything it started. Used by `serve`, the library and tests.
+import { Store } from '../store/store.js';
+import { Uploads } from '../store/uploads.js';
+import { systemClock, type Clock } from '../clock.js';
+import type { ServeConfig } from '../config.js';
+import { defaultScenarios } from '../scenarios/index.js';
+import { createProxyScenario } from '../proxy/index.js';
+import { createApp, type App } from './app.js';
+import type { RequestLog } from './log.js';
+import type { ServerDeps } from '../http/context.js';
+
+export interface RegistryParts {
+  config: ServeConfig;
+  log: RequestLog;
+  clock?: Clock;
+  random?: () => number;
+  /** Where the proxy finds upstream credentials (DOCKER_CONFIG, HOME). */
+  env?: NodeJS.ProcessEnv;
+  /** Sweep expired upload sessions in the background (serve does; tests call expire() themselves). */
+  expireUploads?: { onError(error: unknown): void };
+}
+
+export interface Registry {
+  app: App;
+  deps: ServerDeps;
+  /** Stops what the registry started: the upload sweep, the upstream connections, the hashing thread. */
+  close(): Promise<void>;
+}
+
+export async function buildRegistry({ config, log, clock = systemClock, random = Math.random, env = {}, expireUploads }: RegistryParts): Promise<Registry> {
+  const store = await Store.open(config.store);
+  const uploads = new Uploads(store, () => clock.now(), { timeoutMs: config.uploadTimeoutMs });
+  const deps: ServerDeps = { store, uploads, config, clock, random };
+  const proxy = createProxyScenario(config.proxy, { clock, env });
+  const app = createApp({ deps, scenarios: { ...defaultScenarios(), proxy: proxy.scenario }, log });
+  const stopExpiry = expireUploads ? uploads.startExpiry(undefined, expireUploads.onError) : async () => undefined;
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    deps,
+    close: () =>
+      (closing ??= (async () => {
+        await stopExpiry();
+        await proxy.close();
+        await store.close();
+      })()),
+  };
+}
