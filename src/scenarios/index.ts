@@ -1,10 +1,12 @@
 // The scenarios the registry serves, listed explicitly, and the one rule that says which owns a name:
-// `broken/<scenario>` (and, for nested scenarios, `broken/<scenario>/<path>`); every other name
+// `broken/<scenario>` (and, for nested scenarios, `broken/<scenario>/<path>`);
+// `broken/<decorator>/<rules>/<name>` is <name> answered through that decorator; every other name
 // belongs to the pull-through proxy.
 import { RegistryError } from '../oci/errors.js';
 import { requireName } from '../oci/reference.js';
-import type { RequestContext } from '../http/context.js';
-import type { RepositoryOperation, Scenario } from './scenario.js';
+import { withContext, type RequestContext } from '../http/context.js';
+import type { ResponsePlan } from '../http/response.js';
+import type { Decorator, RepositoryOperation, Scenario } from './scenario.js';
 import { preparedScenario } from './prepared.js';
 import { errorScenario } from './error.js';
 import { timeoutScenario } from './timeout.js';
@@ -14,6 +16,8 @@ export const NAMESPACE = 'broken';
 
 export interface ScenarioTable {
   scenarios: readonly Scenario[];
+  /** Scenarios that wrap another name: `broken/<name>/<rules>/<repository>`. */
+  decorators?: readonly Decorator[];
   /** The scenario for names outside `broken/`, once the proxy exists. */
   proxy?: Scenario;
 }
@@ -37,11 +41,29 @@ export function resolveScenario(table: ScenarioTable, name: string): Scenario {
   if (!scenario || (rest.length > 0 && !scenario.nested)) {
     throw new RegistryError(
       'NAME_UNKNOWN',
-      `"${name}" is not a scenario; known: ${table.scenarios.map((s) => `${NAMESPACE}/${s.name}`).join(', ')}`,
+      `"${name}" is not a scenario; known: ${knownNames(table).join(', ')}`,
       { detail: { name } },
     );
   }
   return scenario;
+}
+
+function knownNames(table: ScenarioTable): string[] {
+  return [...table.scenarios.map((s) => `${NAMESPACE}/${s.name}`), ...(table.decorators ?? []).map((d) => `${NAMESPACE}/${d.name}/<rules>/<repository>`)];
+}
+
+/** The decorator a name asks for, with its rules and the inner name; undefined for any other name. */
+export function decoratedName(table: ScenarioTable, name: string): { decorator: Decorator; rules: string; inner: string } | undefined {
+  const [root, key, rules, ...inner] = name.split('/');
+  if (root !== NAMESPACE) return undefined;
+  const decorator = table.decorators?.find((d) => d.name === key);
+  if (!decorator) return undefined;
+  if (rules === undefined || inner.length === 0) {
+    throw new RegistryError('NAME_INVALID', `${NAMESPACE}/${decorator.name} wraps another repository: ${NAMESPACE}/${decorator.name}/<rules>/<repository>, e.g. ${decorator.example}`, {
+      detail: { name },
+    });
+  }
+  return { decorator, rules, inner: inner.join('/') };
 }
 
 /** Operations that change the store: outside a pushable scenario they are refused with DENIED. */
@@ -60,9 +82,18 @@ const WRITES: ReadonlySet<RepositoryOperation> = new Set([
  * Answers a repository request with the scenario that owns its name. Decorating scenarios (faults,
  * auth) call this again with the inner name; seen(scenario) is told of each scenario on the way.
  */
-export function serveRepository(table: ScenarioTable, ctx: RequestContext, seen: (scenario: Scenario) => void = () => undefined): Promise<void> {
+export function serveRepository(
+  table: ScenarioTable,
+  ctx: RequestContext,
+  seen: (scenario: Scenario | Decorator) => void = () => undefined,
+): Promise<void> {
   const operation = ctx.route.operation as RepositoryOperation;
   const name = requireName(ctx.route.name);
+  const decorated = decoratedName(table, name);
+  if (decorated) {
+    seen(decorated.decorator);
+    return decorated.decorator.handle(ctx, decorated.rules, (inner) => serveRepository(table, innerContext(inner, name, decorated.inner), seen));
+  }
   const scenario = resolveScenario(table, name);
   seen(scenario);
   const handler = scenario.operations[operation];
@@ -74,4 +105,18 @@ export function serveRepository(table: ScenarioTable, ctx: RequestContext, seen:
     throw new RegistryError('UNSUPPORTED', reason ?? `${operation} is not supported by the ${scenario.name} scenario`);
   }
   return handler(ctx);
+}
+
+/** The context for the inner name: its route names the inner repository, its Locations the outer one. */
+function innerContext(ctx: RequestContext, outer: string, inner: string): RequestContext {
+  const from = `/v2/${inner}/`;
+  const to = `/v2/${outer}/`;
+  return withContext(ctx, {
+    route: { ...ctx.route, name: inner },
+    respond: (plan: ResponsePlan) => {
+      const location = plan.headers.Location;
+      if (typeof location !== 'string' || !location.startsWith(from)) return ctx.respond(plan);
+      return ctx.respond({ ...plan, headers: { ...plan.headers, Location: to + location.slice(from.length) } });
+    },
+  });
 }

@@ -1,6 +1,6 @@
 // The one interface every scenario implements. Metadata is data, so help text and the README table
 // come from the same place as the behaviour.
-import type { Handler } from '../http/context.js';
+import type { Handler, RequestContext } from '../http/context.js';
 import type { Operation } from '../http/routes.js';
 
 export interface ParameterDoc {
@@ -23,4 +23,19 @@ export interface Scenario {
   readonly operations: Partial<Record<RepositoryOperation, Handler>>;
   /** Why an operation the scenario does not offer is refused (e.g. where pushes go). */
   unsupported?(operation: RepositoryOperation, name: string): string;
+}
+
+/**
+ * A scenario that wraps another: `broken/<name>/<rules>/<repository>` answers every request for
+ * <repository> (any name this registry serves, decorated ones included) through handle, which calls
+ * next with the same context or one whose body or respond it wrapped (http/context.ts withContext).
+ * next serves the inner name; Location headers of the inner answers keep the outer name, so a client
+ * that follows them stays under the decorator.
+ */
+export interface Decorator {
+  readonly name: string;
+  readonly summary: string;
+  readonly example: string;
+  readonly parameters: readonly ParameterDoc[];
+  handle(ctx: RequestContext, rules: string, next: (inner: RequestContext) => Promise<void>): Promise<void>;
 }

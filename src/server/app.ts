@@ -63,7 +63,9 @@ export function createApp({ deps, scenarios, log }: AppOptions): App {
     const ctx = new Context(req, res, match.route, deps, pool);
     if (match.route.operation === 'base') return ctx.respond(BASE_ANSWER);
     if (match.route.operation === 'catalog') return answerCatalog(ctx, deps.config.catalog);
-    return serveRepository(scenarios, ctx, (scenario) => (notes.scenario = notes.scenario ? `${notes.scenario}>${scenario.name}` : scenario.name));
+    return serveRepository(scenarios, ctx, (scenario) => {
+      notes.scenario = notes.scenario ? `${notes.scenario}>${scenario.name}` : scenario.name;
+    });
   }
 }
 
