@@ -1,5 +1,6 @@
 // Pushing over real HTTP: every upload flow, mounts, manifest PUT, limits, and what is (not) left in
 // the store when a push fails or is cut off.
+import type { FsStore } from '../src/store/store.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -165,7 +166,7 @@ test('chunked PATCH without Content-Range (streamed) then an empty PUT', async (
 
 /** Stops the store's hashing thread as a crash would; returns false when none was running. */
 async function killHashingThread(registry: TestRegistry): Promise<boolean> {
-  const thread = (registry.deps.store.hasher as unknown as { worker?: { terminate(): Promise<number> } }).worker;
+  const thread = ((registry.deps.store as FsStore).hasher as unknown as { worker?: { terminate(): Promise<number> } }).worker;
   await thread?.terminate();
   return thread !== undefined;
 }

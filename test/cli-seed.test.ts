@@ -25,8 +25,8 @@ test('seed prints reference and digest, identical to what serve answers; a secon
 
   const registry = await startRegistry(t, { storeDir: store });
   let generated = 0;
-  const ingest = registry.deps.store.ingestBlob.bind(registry.deps.store);
-  registry.deps.store.ingestBlob = async (...args) => {
+  const ingest = registry.deps.store.blobWriter.bind(registry.deps.store);
+  registry.deps.store.blobWriter = async (...args) => {
     generated++;
     return ingest(...args);
   };

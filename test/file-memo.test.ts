@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { makeTempDir, startRegistry } from './helpers/registry.js';
 import { FileMemo } from '../src/store/file-memo.js';
-import { Store } from '../src/store/store.js';
+import { FsStore } from '../src/store/store.js';
 import { REPO, call, manifestFrom, OCI_MANIFEST, pushManifest } from './helpers/oci-http.js';
 
 function countingMemo(options = { maxEntries: 10, maxBytes: 1 << 20 }) {
@@ -72,7 +72,7 @@ test('a served tag moved by another writer on the same store is answered with th
   assert.equal((await call(registry, url)).headers.get('docker-content-digest'), first.digest);
 
   // Another process (prepare, seed, a second server) writes the same store directory.
-  const other = await Store.open(registry.storeDir);
+  const other = await FsStore.open(registry.storeDir);
   await other.putManifest(REPO, second.bytes, OCI_MANIFEST, { tag: 'moving' });
   assert.equal((await call(registry, url)).headers.get('docker-content-digest'), second.digest);
 

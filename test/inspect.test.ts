@@ -10,7 +10,7 @@ import { Chalk } from 'chalk';
 import { makeTempDir, startRegistry, type TestRegistry } from './helpers/registry.js';
 import { runCli as runBin, type CliResult } from './helpers/cli.js';
 import { MediaType } from '../src/oci/media-types.js';
-import { Store } from '../src/store/store.js';
+import { FsStore } from '../src/store/store.js';
 import { collectStore } from '../src/inspect/collect.js';
 import { collectTree } from '../src/inspect/tree.js';
 import { parseImageRef } from '../src/inspect/ref.js';
@@ -292,7 +292,7 @@ test('a revision whose blob vanished is reported, not a crash', async (t) => {
   const image = await push.image('broken/prepared/gone', 'v1', 'oci', blob('{}'), [blob('layer')]);
   const hex = image.manifest.digest.slice('sha256:'.length);
   await fs.rm(path.join(registry.storeDir, 'blobs/sha256', hex.slice(0, 2), hex));
-  const store = await Store.open(registry.storeDir);
+  const store = await FsStore.open(registry.storeDir);
   const report = await collectStore(store);
   assert.deepEqual(report.problems, [
     { repository: 'broken/prepared/gone', digest: image.manifest.digest, message: 'manifest revision whose blob is missing from the store' },
@@ -314,7 +314,7 @@ test('render functions colour only when asked, with the same layout', async (t) 
   const absent = blob('absent');
   await push.image('broken/prepared/r', 'v2', 'oci', blob('{}'), [absent], [absent]);
   await push.blob('broken/prepared/r', blob('orphan'));
-  const store = await Store.open(registry.storeDir);
+  const store = await FsStore.open(registry.storeDir);
   const report = await collectStore(store);
   const result = await collectTree(store, { repository: 'broken/prepared/r', tag: 'v2', digest: null });
   assert.ok(result.found);

@@ -77,10 +77,10 @@ test(`${CLIENTS} clients pulling the same uncached random image at once get the 
   const registry = await startRegistry(t);
   const store = registry.deps.store;
   let ingested = 0;
-  const ingestBlob = store.ingestBlob.bind(store);
-  store.ingestBlob = (...args) => {
+  const blobWriter = store.blobWriter.bind(store);
+  store.blobWriter = (...args) => {
     ingested++;
-    return ingestBlob(...args);
+    return blobWriter(...args);
   };
 
   // Half ask for the canonical tag, half for another spelling of the same parameters.

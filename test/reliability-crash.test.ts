@@ -14,7 +14,7 @@ import path from 'node:path';
 import fs from 'node:fs/promises';
 import type { TestContext } from 'node:test';
 import { makeTempDir, type TestRegistry } from './helpers/registry.js';
-import { Store } from '../src/store/store.js';
+import { FsStore } from '../src/store/store.js';
 import { isStaleTemp, tempPath } from '../src/store/atomic.js';
 import { runCli, startServeCli, type ServingCli } from './helpers/cli.js';
 import { createSkopeo, requireTools, ok } from './helpers/clients.js';
@@ -268,7 +268,7 @@ test('kill -9 mid-push, mid-upload and mid-generation: restarts serve every comp
 
 test('at open, temps of an earlier process that had this pid (a restarted container is pid 1 again) are removed; this process\'s are kept', async (t) => {
   const storeDir = await makeTempDir(t);
-  const first = await Store.open(storeDir);
+  const first = await FsStore.open(storeDir);
   const tmp = path.join(storeDir, 'tmp');
   const ours = tempPath(first.layout);
   await fs.writeFile(ours, 'this process, still writing');
@@ -278,6 +278,6 @@ test('at open, temps of an earlier process that had this pid (a restarted contai
   await fs.writeFile(path.join(tmp, unnamed), 'another store of this process, old naming');
   assert.ok(isStaleTemp(earlier));
   assert.ok(!isStaleTemp(path.basename(ours)));
-  await Store.open(storeDir);
+  await FsStore.open(storeDir);
   assert.deepEqual((await fs.readdir(tmp)).sort(), [path.basename(ours), unnamed].sort());
 });

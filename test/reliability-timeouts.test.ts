@@ -1,13 +1,14 @@
 // Slow and abandoned uploads: sessions nobody touches are expired (expireUploads, Uploads.startExpiry),
 // a request body that stalls is cut with a 408 after an idle timeout and leaves nothing partial, and a
 // request head sent byte by byte is cut after the head timeout. Small timeouts are injected throughout.
+import { UploadUnknown } from '../src/store/errors.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { Store } from '../src/store/store.js';
+import { FsStore } from '../src/store/store.js';
 import { Uploads, expireUploads, DEFAULT_UPLOAD_TIMEOUT_MS } from '../src/store/uploads.js';
 import { buildRegistry } from '../src/server/build.js';
 import { listen, type Timeouts } from '../src/server/listen.js';
@@ -24,7 +25,7 @@ async function* bytes(data: Buffer): AsyncIterable<Uint8Array> {
 
 test('expireUploads removes sessions untouched for longer than the timeout, crash leftovers included, and nothing else', async (t) => {
   const storeDir = await makeTempDir(t);
-  const store = await Store.open(storeDir);
+  const store = await FsStore.open(storeDir);
   let now = new Date();
   const uploads = new Uploads(store, () => now, { timeoutMs: HOUR });
   assert.equal(new Uploads(store).timeoutMs, DEFAULT_UPLOAD_TIMEOUT_MS);
@@ -41,7 +42,7 @@ test('expireUploads removes sessions untouched for longer than the timeout, cras
   now = new Date(Date.now() + 2 * HOUR);
   assert.deepEqual((await uploads.expire()).sort(), [busy, crashed, idle].sort());
   assert.deepEqual(await fs.readdir(path.join(storeDir, 'uploads')), ['not-a-session']);
-  await assert.rejects(uploads.size(REPO, idle), { code: 'BLOB_UPLOAD_UNKNOWN' });
+  await assert.rejects(uploads.size(REPO, idle), UploadUnknown);
 
   // The free function, as a maintenance job would call it: the same rule on a given clock.
   const later = await uploads.start(REPO);
@@ -51,7 +52,7 @@ test('expireUploads removes sessions untouched for longer than the timeout, cras
 
 test('an upload session expires once untouched for the timeout, over HTTP, while one that keeps receiving chunks lives on', async (t) => {
   const registry = await startRegistry(t);
-  const uploads = new Uploads(registry.deps.store, () => new Date(), { timeoutMs: 600 });
+  const uploads = new Uploads(registry.deps.store as FsStore, () => new Date(), { timeoutMs: 600 });
   registry.deps.uploads = uploads;
   const stop = uploads.startExpiry(25);
   t.after(stop);

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -64,8 +65,8 @@ test('the same image whatever the spelling of the tag, and across a restart from
   await registry.stop();
   const again = await startRegistry(t, { storeDir: registry.storeDir });
   let generated = 0;
-  const ingest = again.deps.store.ingestBlob.bind(again.deps.store);
-  again.deps.store.ingestBlob = async (...args) => {
+  const ingest = again.deps.store.blobWriter.bind(again.deps.store);
+  again.deps.store.blobWriter = async (...args) => {
     generated++;
     return ingest(...args);
   };
@@ -76,8 +77,8 @@ test('the same image whatever the spelling of the tag, and across a restart from
 test('many clients asking at once cause one generation', async (t) => {
   const registry = await startRegistry(t);
   let ingested = 0;
-  const ingest = registry.deps.store.ingestBlob.bind(registry.deps.store);
-  registry.deps.store.ingestBlob = async (...args) => {
+  const ingest = registry.deps.store.blobWriter.bind(registry.deps.store);
+  registry.deps.store.blobWriter = async (...args) => {
     ingested++;
     return ingest(...args);
   };
@@ -126,7 +127,7 @@ test('the server keeps answering while it generates a large image', async (t) =>
   });
   // Wait (bounded) until generation has started writing, then ask for other things meanwhile.
   for (let i = 0; i < 400 && order.length === 0; i++) {
-    if ((await fs.readdir(registry.deps.store.layout.tmp())).length > 0) break;
+    if ((await fs.readdir(path.join(registry.storeDir, 'tmp'))).length > 0) break;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   for (let i = 0; i < 5; i++) {

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import { defaultStore } from '../config.js';
-import { Store } from '../store/store.js';
+import { FsStore, type Store } from '../store/store.js';
 import { createUi, type Ui } from '../ui.js';
 import { collectStore } from '../inspect/collect.js';
 import { collectTree } from '../inspect/tree.js';
@@ -70,5 +70,5 @@ async function openExisting(dir: string): Promise<Store> {
   const stat = await fs.stat(dir).catch(() => undefined);
   if (!stat) throw new CliError(`store ${dir} does not exist (set --store or BLOB_DIR)`);
   if (!stat.isDirectory()) throw new CliError(`store ${dir} is not a directory`);
-  return Store.open(dir);
+  return FsStore.open(dir);
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Command } from 'commander';
 import { defaultStore } from '../config.js';
-import { Store } from '../store/store.js';
+import { FsStore } from '../store/store.js';
 import { createUi, type Ui } from '../ui.js';
 import { ImportError, PREPARED_ROOT, checkTarget, importTarball, type ImportResult } from '../images/import/index.js';
 import { CliError } from './errors.js';
@@ -63,7 +63,7 @@ async function prepare(tarball: string, flags: PrepareFlags, stdin: Readable, en
     throw asCliError(error);
   }
   const input = tarball === '-' ? stdin : await openFile(tarball);
-  const store = await Store.open(path.resolve(flags.store ?? defaultStore(env)));
+  const store = await FsStore.open(path.resolve(flags.store ?? defaultStore(env)));
   const label = tarball === '-' ? 'stdin' : path.basename(tarball);
   const progress = ui.progress(`Importing ${label}`);
   const controller = new AbortController();

@@ -2,7 +2,7 @@
 // the first pull is instant.
 import { Command } from 'commander';
 import { defaultStore, DEFAULT_LIMITS } from '../config.js';
-import { Store } from '../store/store.js';
+import { FsStore, type Store } from '../store/store.js';
 import { materializeRandomImage, RANDOM_REPOSITORY } from '../images/random-store.js';
 import { layerBlobSize, parseRandomTag, type RandomImageParams } from '../images/random/index.js';
 import { ParamError } from '../params/tag-params.js';
@@ -38,7 +38,7 @@ Examples:
     )
     .action(async (specs: string[], flags: SeedFlags) => {
       const images = specs.map(parseSpec);
-      const store = await Store.open(flags.store ?? defaultStore(env));
+      const store = await FsStore.open(flags.store ?? defaultStore(env));
       const results: SeedResult[] = [];
       for (const { spec, params } of images) results.push(await seedOne(store, spec, params, ui));
       if (flags.json) ui.print(JSON.stringify(results, null, 2));

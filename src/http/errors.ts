@@ -2,7 +2,7 @@
 // to the registry error a client is answered with.
 import type { IncomingMessage } from 'node:http';
 import { RegistryError } from '../oci/errors.js';
-import { DigestMismatch, ManifestUnreadable, UploadOffsetMismatch, UploadUnknown, isOutOfSpace } from '../store/errors.js';
+import { DigestMismatch, UploadOffsetMismatch, UploadUnknown, isOutOfSpace } from '../store/errors.js';
 
 /** The Range header of an upload holding size bytes, as registries write it. */
 export function uploadRange(size: number): string {
@@ -21,7 +21,6 @@ export function toRegistryError(error: unknown, req: IncomingMessage): RegistryE
       detail: { expectedStart: error.expected },
     });
   }
-  if (error instanceof ManifestUnreadable) return new RegistryError('MANIFEST_INVALID', error.message);
   if (isOutOfSpace(error)) return new RegistryError('UNAVAILABLE', 'the store is out of space; nothing was kept');
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if ((req.destroyed && !req.complete) || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') {

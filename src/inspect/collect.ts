@@ -4,13 +4,14 @@ import { parseDigest } from '../oci/digest.js';
 import type { Store } from '../store/store.js';
 import { ContentReader, type ManifestFacts } from './content.js';
 import { INSPECT_SCHEMA_VERSION, type ManifestSummary, type Problem, type RepositorySummary, type StoreReport } from './model.js';
-import { compare, listRevisions, listStoredBlobs, readRevision, readTag, readUpstream, type Revision } from './read.js';
+import type { Revision } from '../store/store.js';
+import { compare, upstreamOf } from './order.js';
 
 export async function collectStore(store: Store): Promise<StoreReport> {
-  const reader = new ContentReader(store.layout);
+  const reader = new ContentReader(store);
   // Blobs are listed before manifests are read: a manifest pushed meanwhile can only make fewer blobs
   // look orphaned, never more. (A blob uploaded for a push still in progress is an orphan until then.)
-  const blobs = await listStoredBlobs(store.layout);
+  const blobs = await store.listBlobs();
   const problems: Problem[] = [];
   const referenced = new Set<string>();
   const repositories: RepositorySummary[] = [];
@@ -19,7 +20,7 @@ export async function collectStore(store: Store): Promise<StoreReport> {
   }
   return {
     schemaVersion: INSPECT_SCHEMA_VERSION,
-    store: store.layout.root,
+    store: store.root,
     repositories,
     blobs: { count: blobs.length, bytes: blobs.reduce((sum, blob) => sum + blob.size, 0) },
     orphanBlobs: blobs.filter((blob) => !referenced.has(blob.digest)),
@@ -33,12 +34,11 @@ interface Findings {
 }
 
 async function collectRepository(store: Store, reader: ContentReader, name: string, found: Findings): Promise<RepositorySummary> {
-  const layout = store.layout;
   const report = (digest: string | null, message: string) => found.problems.push({ repository: name, digest, message });
-  const meta = await readUpstream(layout, name);
+  const meta = await store.repositoryMeta(name);
   if (meta.problem) report(null, meta.problem);
 
-  const revisions = await listRevisions(layout, name);
+  const revisions = await store.listRevisions(name);
   const byDigest = new Map(revisions.map((revision) => [revision.digest, revision]));
   const seen = new Set<string>();
   const summarize = async (revision: Revision): Promise<{ summary: ManifestSummary; facts: ManifestFacts }> => {
@@ -56,14 +56,14 @@ async function collectRepository(store: Store, reader: ContentReader, name: stri
   const tags = [];
   const reachable = new Set<string>();
   for (const tag of (await store.listTags(name)) ?? []) {
-    const text = await readTag(layout, name, tag);
+    const text = await store.tagTarget(name, tag);
     if (text === undefined) continue; // deleted while we looked
     const digest = parseDigest(text);
     if (!digest) {
       report(null, `tag ${tag} does not hold a digest`);
       continue;
     }
-    const revision = byDigest.get(digest.text) ?? (await readRevision(layout, name, digest));
+    const revision = byDigest.get(digest.text) ?? (await store.revision(name, digest));
     if (!revision) {
       report(digest.text, `tag ${tag} points at a manifest the repository does not hold`);
       tags.push({ tag, ...toSummary(digest.text, null, undefined) });
@@ -81,7 +81,7 @@ async function collectRepository(store: Store, reader: ContentReader, name: stri
   }
   return {
     name,
-    cachedFrom: meta.upstream,
+    cachedFrom: upstreamOf(meta.meta),
     tags,
     untagged: untagged.sort((a, b) => compare(a.digest, b.digest)),
     manifestCount: revisions.length,

@@ -1,10 +1,11 @@
 // Reads manifests and blob sizes from the store once per inspect run, and works out what each manifest
 // reaches: its size, the blobs below it, which of those are missing. Caches live in the instance.
 import { parseDigest } from '../oci/digest.js';
-import type { StoreLayout } from '../store/layout.js';
+import fs from 'node:fs/promises';
+import type { Store } from '../store/store.js';
 import type { ManifestKind } from './model.js';
 import { parseManifest, platformText, type ParsedManifest, type Reference } from './manifest.js';
-import { compare, fileSize, readBlob } from './read.js';
+import { compare } from './order.js';
 
 /** Indexes nest (an index of indexes), but not without end: deeper levels are not followed. */
 export const MAX_DEPTH = 8;
@@ -31,14 +32,14 @@ export class ContentReader {
   private readonly sizes = new Map<string, Promise<number | undefined>>();
   private readonly facts = new Map<string, Promise<ManifestFacts>>();
 
-  constructor(readonly layout: StoreLayout) {}
+  constructor(readonly store: Store) {}
 
   /** The stored size of a blob, or undefined when the store does not hold it. */
   blobSize(digest: string): Promise<number | undefined> {
     let size = this.sizes.get(digest);
     if (!size) {
       const parsed = parseDigest(digest);
-      size = parsed ? fileSize(this.layout.blob(parsed)) : Promise.resolve(undefined);
+      size = parsed ? this.store.blob(parsed).then((blob) => blob?.size) : Promise.resolve(undefined);
       this.sizes.set(digest, size);
     }
     return size;
@@ -47,13 +48,27 @@ export class ContentReader {
   manifest(digest: string, mediaType: string | null): Promise<LoadedManifest> {
     let loaded = this.loaded.get(digest);
     if (!loaded) {
-      loaded = readBlob(this.layout, digest).then((bytes): LoadedManifest => {
+      loaded = this.readBlob(digest).then((bytes): LoadedManifest => {
         if (bytes === undefined) return { digest, present: false, mediaType };
         return { digest, present: true, mediaType, size: bytes.length, parsed: parseManifest(bytes, mediaType) };
       });
       this.loaded.set(digest, loaded);
     }
     return loaded;
+  }
+
+  /** A whole blob, or undefined when it is not (or no longer) stored. */
+  private async readBlob(digest: string): Promise<Buffer | undefined> {
+    const parsed = parseDigest(digest);
+    const blob = parsed && (await this.store.blob(parsed));
+    if (!blob) return undefined;
+    try {
+      return await fs.readFile(blob.path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EISDIR') return undefined;
+      throw error;
+    }
   }
 
   factsOf(digest: string, mediaType: string | null, depth = 0): Promise<ManifestFacts> {

@@ -6,32 +6,31 @@ import type { Store } from '../store/store.js';
 import { ContentReader, MAX_DEPTH } from './content.js';
 import type { Reference } from './manifest.js';
 import { INSPECT_SCHEMA_VERSION, type ImageTree, type NodeRole, type TreeNode } from './model.js';
-import { compare, listRevisions, readRevision, readTag, readUpstream } from './read.js';
+import { compare, upstreamOf } from './order.js';
 import { formatRef, type ImageRef } from './ref.js';
 
 export type TreeResult = { found: true; tree: ImageTree } | { found: false; message: string };
 
 export async function collectTree(store: Store, ref: ImageRef): Promise<TreeResult> {
-  const layout = store.layout;
   const { repository } = ref;
   const tags = await store.listTags(repository);
-  if (tags === undefined || (tags.length === 0 && (await listRevisions(layout, repository)).length === 0)) {
-    return { found: false, message: `repository ${repository} is not in the store ${layout.root}` };
+  if (tags === undefined || (tags.length === 0 && (await store.listRevisions(repository)).length === 0)) {
+    return { found: false, message: `repository ${repository} is not in the store ${store.root}` };
   }
   let digestText = ref.digest;
   if (digestText === null) {
     const tag = ref.tag ?? '';
-    digestText = (await readTag(layout, repository, tag)) ?? null;
+    digestText = (await store.tagTarget(repository, tag)) ?? null;
     if (digestText === null) return { found: false, message: `tag ${tag} is not in repository ${repository} (${listTags(tags)})` };
   }
   const digest = parseDigest(digestText);
   if (!digest) return { found: false, message: `tag ${ref.tag} of ${repository} does not hold a digest` };
-  const revision = await readRevision(layout, repository, digest);
+  const revision = await store.revision(repository, digest);
   if (!revision) {
     const what = ref.digest === null ? `tag ${ref.tag} points at ${digest.text}, which` : `manifest ${digest.text}`;
     return { found: false, message: `${what} is not in repository ${repository}` };
   }
-  const reader = new ContentReader(layout);
+  const reader = new ContentReader(store);
   const root = await buildNode(reader, { digest: digest.text, mediaType: revision.mediaType, size: null, platform: null }, 'manifest', 0);
   const facts = await reader.factsOf(digest.text, revision.mediaType);
   const missing = new Set<string>();
@@ -44,12 +43,12 @@ export async function collectTree(store: Store, ref: ImageRef): Promise<TreeResu
     found: true,
     tree: {
       schemaVersion: INSPECT_SCHEMA_VERSION,
-      store: layout.root,
+      store: store.root,
       reference: formatRef(ref),
       repository,
       tag: ref.tag,
       digest: digest.text,
-      cachedFrom: (await readUpstream(layout, repository)).upstream,
+      cachedFrom: upstreamOf((await store.repositoryMeta(repository)).meta),
       size: facts.size,
       missingBlobs: [...missing].sort(compare),
       root,

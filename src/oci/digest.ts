@@ -1,6 +1,6 @@
-// Digests: the OCI grammar, the algorithms we can verify, and hashing helpers.
-import { createHash, type Hash } from 'node:crypto';
-import { RegistryError } from './errors.js';
+// Digests: the OCI grammar, the algorithms we can verify, and hashing helpers. Pure: no wire errors
+// (requireDigest, which answers a request, is in reference.ts).
+import { createHash } from 'node:crypto';
 
 export const ALGORITHMS = { sha256: 64, sha512: 128 } as const;
 export type Algorithm = keyof typeof ALGORITHMS;
@@ -24,26 +24,6 @@ export function parseDigest(text: string): Digest | undefined {
   return { algorithm: algorithm as Algorithm, hex, text };
 }
 
-/** Parses a digest from a request, throwing DIGEST_INVALID with the reason. */
-export function requireDigest(text: string | undefined, what = 'digest'): Digest {
-  if (!text) throw new RegistryError('DIGEST_INVALID', `${what} is missing`);
-  const digest = parseDigest(text);
-  if (!digest) {
-    throw new RegistryError('DIGEST_INVALID', `${what} "${truncate(text)}" is not a valid sha256 or sha512 digest`, {
-      detail: { digest: truncate(text) },
-    });
-  }
-  return digest;
-}
-
-export function createDigester(algorithm: Algorithm = 'sha256'): Hash {
-  return createHash(algorithm);
-}
-
 export function digestOf(data: Uint8Array | string, algorithm: Algorithm = 'sha256'): string {
   return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
-}
-
-function truncate(text: string): string {
-  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }

@@ -1,5 +1,6 @@
-// Repository names and tags, checked against the OCI distribution grammar.
+// Repository names, tags and digests in requests, checked against the OCI distribution grammar.
 import { RegistryError } from './errors.js';
+import { parseDigest, type Digest } from './digest.js';
 
 const COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
 const NAME = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
@@ -33,3 +34,16 @@ export function requireTag(tag: string): string {
 function clip(text: string): string {
   return text.length > 300 ? `${text.slice(0, 300)}...` : text;
 }
+
+/** Parses a digest from a request, throwing DIGEST_INVALID with the reason. */
+export function requireDigest(text: string | undefined, what = 'digest'): Digest {
+  if (!text) throw new RegistryError('DIGEST_INVALID', `${what} is missing`);
+  const digest = parseDigest(text);
+  if (!digest) {
+    throw new RegistryError('DIGEST_INVALID', `${what} "${clip(text)}" is not a valid sha256 or sha512 digest`, {
+      detail: { digest: clip(text) },
+    });
+  }
+  return digest;
+}
+

@@ -2,12 +2,11 @@
 // from that file. The fetch runs to the end whatever its readers do (a client hanging up does not stop
 // it); the digest is checked before the file is renamed into the store, and readers hold back the last
 // byte until then, so no client ever receives a complete body that does not match its digest.
-import fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
-import type { BlobInfo, Store } from '../store/store.js';
-import { tempPath } from '../store/atomic.js';
+import type { BlobInfo, BlobWriter, Store } from '../store/store.js';
+import { DigestMismatch } from '../store/errors.js';
 
 export interface BlobSource {
   /** Byte count the upstream announced, when it did. */
@@ -23,7 +22,8 @@ type State = 'running' | 'done' | 'failed';
 const RECENT_BYTES = 16 << 20;
 
 export class BlobFetch {
-  readonly tempPath: string;
+  /** The file the blob is written to while it is fetched (known once started settles). */
+  tempPath = '';
   state: State = 'running';
   /** Bytes on disk in the temp file, readable by readers. */
   written = 0;
@@ -41,7 +41,6 @@ export class BlobFetch {
   private signalChange!: () => void;
 
   constructor(store: Store, digest: Digest, open: () => Promise<BlobSource>, onStored: (info: BlobInfo) => Promise<void>) {
-    this.tempPath = tempPath(store.layout);
     this.resetChange();
     let markStarted!: () => void;
     this.started = new Promise<void>((resolve) => (markStarted = resolve));
@@ -98,37 +97,42 @@ export class BlobFetch {
   }
 
   private async run(store: Store, digest: Digest, open: () => Promise<BlobSource>, started: () => void, onStored: (info: BlobInfo) => Promise<void>) {
-    let handle: fs.FileHandle | undefined;
+    let writer: BlobWriter | undefined;
     try {
       const source = await open();
       this.size = source.size;
-      handle = await fs.open(this.tempPath, 'wx');
+      writer = await store.blobWriter({ algorithm: digest.algorithm });
+      this.tempPath = writer.path;
       started();
-      let hex: string;
       try {
-        ({ hex } = await store.hasher.receive(source.body, handle, this.tempPath, digest.algorithm, (end, chunks) => {
+        await writer.write(source.body, (end, chunks) => {
           this.remember(chunks, this.written);
           this.written = end;
           this.notify();
-        }));
+        });
       } catch (error) {
         const cutOff = source.body.errored === error || (error as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE';
-        source.body.destroy(); // receiveToFile only pauses it; nothing will read the rest
+        source.body.destroy(); // the writer only pauses it; nothing will read the rest
         if (!cutOff) throw error; // the store's side: a failed write
         const message = error instanceof Error ? error.message : String(error);
         throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} cut ${digest.text} off after ${this.written} bytes: ${message}`, {
           detail: { upstream: source.host },
         });
       }
-      await handle.close();
-      handle = undefined;
-      const actual = `${digest.algorithm}:${hex}`;
-      if (actual !== digest.text || (this.size !== undefined && this.size !== this.written)) {
-        throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} sent a blob that does not match ${digest.text} (got ${actual}, ${this.written} bytes)`, {
-          detail: { upstream: source.host, expected: digest.text, actual },
+      if (this.size !== undefined && this.size !== this.written) {
+        throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} announced ${this.size} bytes of ${digest.text} and sent ${this.written}`, {
+          detail: { upstream: source.host },
         });
       }
-      const info = await store.adoptFile(this.tempPath, digest, this.written);
+      let info: BlobInfo;
+      try {
+        info = await writer.commit(digest);
+      } catch (error) {
+        if (!(error instanceof DigestMismatch)) throw error;
+        throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} sent a blob that does not match ${digest.text} (got ${error.actual.text}, ${this.written} bytes)`, {
+          detail: { upstream: source.host, expected: digest.text, actual: error.actual.text },
+        });
+      }
       await onStored(info);
       this.result = info;
       this.state = 'done';
@@ -138,8 +142,7 @@ export class BlobFetch {
       this.state = 'failed';
       throw error;
     } finally {
-      await handle?.close().catch(() => undefined);
-      if (this.state !== 'done') await fs.rm(this.tempPath, { force: true }).catch(() => undefined);
+      if (this.state !== 'done') await writer?.cancel().catch(() => undefined);
       this.recent = [];
       this.recentSize = 0;
       started();

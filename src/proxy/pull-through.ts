@@ -1,13 +1,13 @@
 // The pull-through cache: manifests and blobs of names outside broken/ come from the store when they
 // are there (tags re-checked at most once per --proxy-ttl), else from the upstream, stored on the way.
 import { RegistryError } from '../oci/errors.js';
-import { parseDigest, requireDigest, type Digest } from '../oci/digest.js';
+import { requireDigest } from '../oci/reference.js';
+import { parseDigest, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES } from '../registry/manifests.js';
 import { fileContent, type BlobContent, type ContentSource, type ManifestContent, type ManifestReference } from '../registry/content.js';
 import { declaredMediaType } from '../store/manifest-facts.js';
 import { digestFromHash, type Store, type StoredManifest } from '../store/store.js';
-import { readTextIfExists, writeFileAtomic } from '../store/atomic.js';
 import { createHash } from 'node:crypto';
 import type { RequestContext } from '../http/context.js';
 import type { Clock } from '../clock.js';
@@ -91,7 +91,7 @@ export class PullThrough implements ContentSource {
     }
     if (!fetch && isHead) return this.headBlob(ctx, target, digest);
     if (!fetch) {
-      const stored = await store.blobInfo(digest);
+      const stored = await store.blob(digest);
       if (stored) {
         // The content is here for another repository: serve it once the upstream confirms it has it here.
         await this.confirmBlob(ctx, target, digest);
@@ -182,20 +182,10 @@ export class PullThrough implements ContentSource {
     return { digest, mediaType, bytes };
   }
 
-  /** Writes `{"upstream", "upstreamRepository"}` into the repository's _meta.json, keeping other facts. */
+  /** Records the repository's upstream in its metadata, keeping other facts. */
   private async recordUpstream(store: Store, name: string, target: UpstreamName): Promise<void> {
     if (this.recorded.has(name)) return;
-    const file = store.layout.repositoryMeta(name);
-    const text = await readTextIfExists(file);
-    let meta: Record<string, unknown> = {};
-    try {
-      if (text) meta = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      meta = {};
-    }
-    if (meta.upstream !== target.host || meta.upstreamRepository !== target.repository) {
-      await writeFileAtomic(store.layout, file, `${JSON.stringify({ ...meta, upstream: target.host, upstreamRepository: target.repository })}\n`);
-    }
+    await store.updateRepositoryMeta(name, { upstream: target.host, upstreamRepository: target.repository });
     this.recorded.add(name);
   }
 }

@@ -1,6 +1,6 @@
 // Blob operations: GET/HEAD from any content source, honouring a single byte Range; DELETE.
 import { RegistryError } from '../oci/errors.js';
-import { requireDigest } from '../oci/digest.js';
+import { requireDigest } from '../oci/reference.js';
 import type { Handler, RequestContext } from '../http/context.js';
 import { parseByteRange } from '../http/request.js';
 import { emptyPlan, type ResponsePlan } from '../http/response.js';

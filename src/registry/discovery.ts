@@ -1,6 +1,6 @@
 // Content discovery: tags/list, _catalog (both paginated with n/last and a Link header) and referrers.
 import { RegistryError } from '../oci/errors.js';
-import { requireDigest } from '../oci/digest.js';
+import { requireDigest } from '../oci/reference.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Handler, RequestContext } from '../http/context.js';
 import { jsonPlan } from '../http/response.js';

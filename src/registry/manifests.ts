@@ -1,7 +1,7 @@
 // Manifest operations: GET/HEAD from any content source by tag or digest; PUT and DELETE on the store.
 import { RegistryError } from '../oci/errors.js';
-import { parseDigest, requireDigest } from '../oci/digest.js';
-import { isValidTag, requireTag } from '../oci/reference.js';
+import { parseDigest } from '../oci/digest.js';
+import { requireDigest, isValidTag, requireTag } from '../oci/reference.js';
 import { MediaType } from '../oci/media-types.js';
 import { declaredMediaType } from '../store/manifest-facts.js';
 import type { Handler, RequestContext } from '../http/context.js';

@@ -1,6 +1,6 @@
 // Builds a whole registry from its config: the store, the upload sessions, the scenarios and the app,
 // ready to listen, and close() to stop everything it started. Used by `serve`, the library and tests.
-import { Store } from '../store/store.js';
+import { FsStore } from '../store/store.js';
 import { Uploads } from '../store/uploads.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { ServeConfig } from '../config.js';
@@ -29,7 +29,7 @@ export interface Registry {
 }
 
 export async function buildRegistry({ config, log, clock = systemClock, random = Math.random, env = {}, expireUploads }: RegistryParts): Promise<Registry> {
-  const store = await Store.open(config.store);
+  const store = await FsStore.open(config.store);
   const uploads = new Uploads(store, () => clock.now(), { timeoutMs: config.uploadTimeoutMs });
   const deps: ServerDeps = { store, uploads, config, clock, random };
   const proxy = createProxyScenario(config.proxy, { clock, env });

@@ -29,23 +29,25 @@ export class UploadUnknown extends StoreError {
   }
 }
 
-/** A chunk that does not continue exactly where the upload's data ends. */
+/** A chunk that does not continue exactly where the upload's data ends, or not end where it said. */
 export class UploadOffsetMismatch extends StoreError {
   override readonly name = 'UploadOffsetMismatch';
 
   constructor(
     readonly uuid: string,
-    /** The offset the next chunk must start at: the bytes received so far. */
+    /** The offset the next chunk must start at: the bytes received so far (nothing of the chunk kept). */
     readonly expected: number,
-    readonly got: number,
+    readonly start: number,
+    /** For a chunk of the wrong length: where its Content-Range said it ends, and where it ended. */
+    readonly end?: number,
+    readonly endedAt?: number,
   ) {
-    super(`chunk starts at ${got} but the upload has ${expected} bytes`);
+    super(
+      end === undefined
+        ? `chunk starts at ${start} but the upload has ${expected} bytes`
+        : `Content-Range ${start}-${end} does not match the ${(endedAt ?? start) - start} bytes sent; nothing was kept, the upload has ${expected} bytes`,
+    );
   }
-}
-
-/** A manifest the store cannot index (its JSON is too deep to read), refused before anything is written. */
-export class ManifestUnreadable extends StoreError {
-  override readonly name = 'ManifestUnreadable';
 }
 
 /** The store's disk is full (or over quota): nothing of the write was kept. */

@@ -1,18 +1,26 @@
-// The store: content-addressed blobs, manifests kept byte-for-byte with their media type, tags and
-// referrers, all on disk (see layout.ts) and written atomically.
+// The store: content-addressed blobs, manifests kept byte-for-byte with their media type, tags,
+// referrers and repository facts, all on disk (layout.ts, private to this folder) and written
+// atomically. `Store` is the boundary everything else uses; `FsStore` is the one implementation.
 import fs from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { RegistryError } from '../oci/errors.js';
 import { parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
 import { StoreLayout } from './layout.js';
-import { isMissing, moveIntoPlace, readTextIfExists, removeStaleTemps, tempPath, writeFileAtomic } from './atomic.js';
-import { describeManifest, type Descriptor } from './manifest-facts.js';
+import { isMissing, readTextIfExists, removeStaleTemps, writeFileAtomic } from './atomic.js';
+import { describeManifest, type Descriptor, type ManifestFacts } from './manifest-facts.js';
 import { FileMemo, statIfExists } from './file-memo.js';
 import { FileHasher } from './file-hasher.js';
+import { openBlobWriter, type BlobWriter, type BlobWriterOptions } from './blob-writer.js';
+import { DigestMismatch } from './errors.js';
+import { listRevisions, listStoredBlobs, readMeta, readRevision, type Revision, type StoredBlob } from './listing.js';
+
+export type { BlobWriter, BlobWriterOptions, CommittedBlob } from './blob-writer.js';
+export type { Revision, StoredBlob } from './listing.js';
+export type { Descriptor } from './manifest-facts.js';
 
 export interface BlobInfo {
   digest: Digest;
   size: number;
+  /** The stored file: read it, never write it. */
   path: string;
 }
 
@@ -22,8 +30,65 @@ export interface StoredManifest {
   bytes: Buffer;
 }
 
-export class Store {
-  readonly layout: StoreLayout;
+export interface PutManifestOptions {
+  tag?: string;
+  /** The digest the manifest must have (a PUT by digest); DigestMismatch otherwise. */
+  expected?: Digest;
+  /**
+   * false: store the bytes under `expected` without hashing them (an import with verification off).
+   * The bytes then must already be stored as that blob.
+   */
+  verify?: boolean;
+}
+
+export interface Store {
+  /** The store directory, for messages. */
+  readonly root: string;
+
+  // blobs
+  blob(digest: Digest): Promise<BlobInfo | undefined>;
+  /** The blob, when it is stored and belongs to the repository. */
+  repositoryBlob(name: string, digest: Digest): Promise<BlobInfo | undefined>;
+  /** The one way a blob enters the store: write chunks, then commit (verified) or cancel. */
+  blobWriter(options?: BlobWriterOptions): Promise<BlobWriter>;
+  /** Streams a whole body in as one blob: blobWriter, write, commit. */
+  ingestBlob(source: AsyncIterable<Uint8Array>, expected?: Digest): Promise<BlobInfo>;
+  linkBlob(name: string, digest: Digest): Promise<void>;
+  /** Removes the blob from the repository; the content stays for other repositories. */
+  unlinkBlob(name: string, digest: Digest): Promise<boolean>;
+  /** Removes the content itself (an import undoing what it added). */
+  removeBlob(digest: Digest): Promise<void>;
+
+  // manifests and tags
+  putManifest(name: string, bytes: Buffer, mediaType: string, options?: PutManifestOptions): Promise<{ digest: Digest; subject?: Digest }>;
+  /** A manifest of the repository by tag or digest. Its bytes are shared: never change them. */
+  getManifest(name: string, reference: string | Digest): Promise<StoredManifest | undefined>;
+  deleteManifest(name: string, digest: Digest): Promise<boolean>;
+  resolveTag(name: string, tag: string): Promise<Digest | undefined>;
+  deleteTag(name: string, tag: string): Promise<boolean>;
+  listTags(name: string): Promise<string[] | undefined>;
+  referrers(name: string, subject: Digest): Promise<Descriptor[]>;
+
+  // repositories and listings (inspect)
+  listRepositories(): Promise<string[]>;
+  /** The facts kept about a repository (e.g. its upstream), and a problem when they are unreadable. */
+  repositoryMeta(name: string): Promise<{ meta: Record<string, unknown>; problem: string | null }>;
+  /** Merges facts into the repository's metadata. */
+  updateRepositoryMeta(name: string, facts: Record<string, unknown>): Promise<void>;
+  listBlobs(): Promise<StoredBlob[]>;
+  listRevisions(name: string): Promise<Revision[]>;
+  revision(name: string, digest: Digest): Promise<Revision | undefined>;
+  /** What a tag file says, unparsed (inspect reports a tag that holds no digest). */
+  tagTarget(name: string, tag: string): Promise<string | undefined>;
+
+  /** Stops the hashing thread; the store is not to be used after. */
+  close(): Promise<void>;
+}
+
+/** Indexing a manifest reads its JSON; nesting deeper than this is not read (see readFacts). */
+const MAX_JSON_DEPTH = 1_000;
+
+export class FsStore implements Store {
   /** What pulls read again and again, checked against the files on every use (see file-memo.ts). */
   private readonly tagFiles = new FileMemo((bytes) => parseDigest(bytes.toString('utf8').trim()), { maxEntries: 10_000, maxBytes: 1 << 20 });
   private readonly revisionFiles = new FileMemo((bytes) => (JSON.parse(bytes.toString('utf8')) as { mediaType: string }).mediaType, {
@@ -32,86 +97,54 @@ export class Store {
   });
   private readonly manifestFiles = new FileMemo((bytes) => bytes, { maxEntries: 10_000, maxBytes: 64 << 20, contentAddressed: true });
 
-  /** Hashes blobs as they are written, off the event loop. */
+  /** Hashes blobs as they are written, off the event loop. Shared with the upload sessions. */
   readonly hasher = new FileHasher();
 
-  private constructor(layout: StoreLayout) {
-    this.layout = layout;
+  private constructor(readonly layout: StoreLayout) {}
+
+  get root(): string {
+    return this.layout.root;
   }
 
   /** Opens (creating if needed) the store at root and removes temp files that crashed writers left. */
-  static async open(root: string): Promise<Store> {
+  static async open(root: string): Promise<FsStore> {
     const layout = new StoreLayout(root);
     for (const dir of [layout.root, layout.tmp(), layout.uploads(), layout.repositories()]) {
       await fs.mkdir(dir, { recursive: true });
     }
     await removeStaleTemps(layout);
-    return new Store(layout);
+    return new FsStore(layout);
   }
 
-  /** Stops the hashing thread; the store is not to be used after. */
   async close(): Promise<void> {
     await this.hasher.close();
   }
 
   // ---- blobs ----
 
-  async blobInfo(digest: Digest): Promise<BlobInfo | undefined> {
+  async blob(digest: Digest): Promise<BlobInfo | undefined> {
     const file = this.layout.blob(digest);
     const stat = statIfExists(file);
     return stat ? { digest, size: stat.size, path: file } : undefined;
   }
 
-  /** The blob, when it is stored and belongs to the repository. */
   async repositoryBlob(name: string, digest: Digest): Promise<BlobInfo | undefined> {
     if (!statIfExists(this.layout.blobLink(name, digest))) return undefined;
-    return this.blobInfo(digest);
+    return this.blob(digest);
   }
 
-  /**
-   * Streams source into the store as one blob, hashing on the way. With an expected digest the content
-   * must match it (DIGEST_INVALID otherwise, nothing kept); without one, sha256 names it.
-   */
-  async ingestBlob(source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, expected?: Digest): Promise<BlobInfo> {
-    const algorithm: Algorithm = expected?.algorithm ?? 'sha256';
-    const temp = tempPath(this.layout);
+  blobWriter(options: BlobWriterOptions = {}): Promise<BlobWriter> {
+    return openBlobWriter(this.layout, this.hasher, options);
+  }
+
+  async ingestBlob(source: AsyncIterable<Uint8Array>, expected?: Digest): Promise<BlobInfo> {
+    const writer = await this.blobWriter({ algorithm: expected?.algorithm });
     try {
-      const file = await fs.open(temp, 'wx');
-      let received: { size: number; hex: string };
-      try {
-        received = await this.hasher.receive(source, file, temp, algorithm);
-      } finally {
-        await file.close();
-      }
-      const { size } = received;
-      const digest = digestFromHash(algorithm, received.hex);
-      if (expected && expected.text !== digest.text) {
-        throw new RegistryError('DIGEST_INVALID', `content digest ${digest.text} does not match ${expected.text}`, {
-          detail: { expected: expected.text, actual: digest.text },
-        });
-      }
-      return await this.adoptFile(temp, digest, size);
+      await writer.write(source);
+      return await writer.commit(expected);
     } finally {
-      await fs.rm(temp, { force: true });
+      await writer.cancel();
     }
-  }
-
-  /** Moves an already verified file into the blob store (or drops it when the blob is there). */
-  async adoptFile(file: string, digest: Digest, size: number): Promise<BlobInfo> {
-    const target = this.layout.blob(digest);
-    if (await exists(target)) {
-      await fs.rm(file, { force: true });
-    } else {
-      await moveIntoPlace(file, target);
-    }
-    return { digest, size, path: target };
-  }
-
-  async putBlobBytes(bytes: Buffer, algorithm: Algorithm = 'sha256'): Promise<BlobInfo> {
-    const digest = digestFromHash(algorithm, createHash(algorithm).update(bytes).digest('hex'));
-    const target = this.layout.blob(digest);
-    if (!(await exists(target))) await writeFileAtomic(this.layout, target, bytes);
-    return { digest, size: bytes.length, path: target };
   }
 
   async linkBlob(name: string, digest: Digest): Promise<void> {
@@ -120,42 +153,48 @@ export class Store {
     await writeFileAtomic(this.layout, link, '');
   }
 
-  /** Removes the blob from the repository; the content stays for other repositories. */
   async unlinkBlob(name: string, digest: Digest): Promise<boolean> {
     return removeIfExists(this.layout.blobLink(name, digest));
+  }
+
+  async removeBlob(digest: Digest): Promise<void> {
+    await removeIfExists(this.layout.blob(digest));
   }
 
   // ---- manifests and tags ----
 
   /**
    * Stores a manifest exactly as sent, under its digest and optionally a tag. The bytes are never
-   * re-encoded; their content is only read to index a subject for the referrers API.
+   * re-encoded; their content is only read to index a subject for the referrers API. Everything that
+   * can refuse the manifest is checked before anything is written; then the blob, the revision, the
+   * referrer entry and the tag are written in that order, so a reader never finds a tag without them.
    */
-  async putManifest(name: string, bytes: Buffer, mediaType: string, options: { tag?: string; expected?: Digest } = {}) {
-    const algorithm = options.expected?.algorithm ?? 'sha256';
-    const actual = digestFromHash(algorithm, createHash(algorithm).update(bytes).digest('hex'));
-    // Checked before anything is written: a refused manifest leaves no blob behind.
-    if (options.expected && options.expected.text !== actual.text) {
-      throw new RegistryError('DIGEST_INVALID', `manifest digest ${actual.text} does not match ${options.expected.text}`, {
-        detail: { expected: options.expected.text, actual: actual.text },
-      });
+  async putManifest(name: string, bytes: Buffer, mediaType: string, options: PutManifestOptions = {}) {
+    let digest: Digest;
+    if (options.verify === false && options.expected) {
+      digest = options.expected;
+    } else {
+      const algorithm: Algorithm = options.expected?.algorithm ?? 'sha256';
+      digest = digestFromHash(algorithm, createHash(algorithm).update(bytes).digest('hex'));
+      if (options.expected && options.expected.text !== digest.text) throw new DigestMismatch('manifest', options.expected, digest);
     }
-    const blob = await this.putBlobBytes(bytes, algorithm);
-    const facts = describeManifest(bytes, mediaType, blob.digest.text);
-    await writeFileAtomic(this.layout, this.layout.manifestRevision(name, blob.digest), JSON.stringify({ mediaType }));
-    if (facts.subject) {
-      const file = this.layout.referrer(name, facts.subject, blob.digest);
-      await writeFileAtomic(this.layout, file, JSON.stringify(facts.descriptor));
+    const facts = readFacts(bytes, mediaType, digest.text);
+    const referrer = facts.subject ? JSON.stringify(facts.descriptor) : undefined;
+    const blob = this.layout.blob(digest);
+    if (!(await exists(blob))) {
+      if (options.verify === false) throw new Error(`internal: manifest ${digest.text} stored unverified must already be a blob`);
+      await writeFileAtomic(this.layout, blob, bytes);
     }
-    if (options.tag) await writeFileAtomic(this.layout, this.layout.tag(name, options.tag), blob.digest.text);
-    return { digest: blob.digest, subject: facts.subject };
+    await writeFileAtomic(this.layout, this.layout.manifestRevision(name, digest), JSON.stringify({ mediaType }));
+    if (facts.subject && referrer) await writeFileAtomic(this.layout, this.layout.referrer(name, facts.subject, digest), referrer);
+    if (options.tag) await writeFileAtomic(this.layout, this.layout.tag(name, options.tag), digest.text);
+    return { digest, subject: facts.subject };
   }
 
   async resolveTag(name: string, tag: string): Promise<Digest | undefined> {
     return this.tagFiles.read(this.layout.tag(name, tag));
   }
 
-  /** A manifest of the repository by tag or digest. Its bytes are shared: never change them. */
   async getManifest(name: string, reference: string | Digest): Promise<StoredManifest | undefined> {
     const digest = typeof reference === 'string' ? await this.resolveTag(name, reference) : reference;
     if (!digest) return undefined;
@@ -172,7 +211,7 @@ export class Store {
     for (const tag of (await this.listTags(name)) ?? []) {
       if ((await this.resolveTag(name, tag))?.text === digest.text) await removeIfExists(this.layout.tag(name, tag));
     }
-    const { subject } = describeManifest(manifest.bytes, manifest.mediaType, digest.text);
+    const { subject } = readFacts(manifest.bytes, manifest.mediaType, digest.text);
     if (subject) await removeIfExists(this.layout.referrer(name, subject, digest));
     return removeIfExists(this.layout.manifestRevision(name, digest));
   }
@@ -186,17 +225,22 @@ export class Store {
    * holds nested repositories (broken/prepared when only broken/prepared/a was pushed) is not one.
    */
   async listTags(name: string): Promise<string[] | undefined> {
-    const own = await fs.readdir(this.layout.repository(name)).catch((error) => {
-      if (isMissing(error)) return [] as string[];
-      throw error;
-    });
+    const own = await readdirIfExists(this.layout.repository(name));
     if (!own.some((entry) => entry.startsWith('_'))) return undefined;
-    const tags = await fs.readdir(this.layout.tags(name)).catch((error) => {
-      if (isMissing(error)) return [] as string[];
-      throw error;
-    });
-    return tags.sort();
+    return (await readdirIfExists(this.layout.tags(name))).sort();
   }
+
+  async referrers(name: string, subject: Digest): Promise<Descriptor[]> {
+    const dir = this.layout.referrers(name, subject);
+    const descriptors: Descriptor[] = [];
+    for (const entry of (await readdirIfExists(dir)).sort()) {
+      const text = await readTextIfExists(`${dir}/${entry}`);
+      if (text !== undefined) descriptors.push(JSON.parse(text) as Descriptor);
+    }
+    return descriptors;
+  }
+
+  // ---- repositories and listings ----
 
   /** Every repository holding at least one manifest, sorted. */
   async listRepositories(): Promise<string[]> {
@@ -213,24 +257,64 @@ export class Store {
     return found.sort();
   }
 
-  /** Descriptors of the manifests in the repository whose subject is the given digest. */
-  async referrers(name: string, subject: Digest): Promise<Descriptor[]> {
-    const dir = this.layout.referrers(name, subject);
-    const entries = await fs.readdir(dir).catch((error) => {
-      if (isMissing(error)) return [] as string[];
-      throw error;
-    });
-    const descriptors: Descriptor[] = [];
-    for (const entry of entries.sort()) {
-      const text = await readTextIfExists(`${dir}/${entry}`);
-      if (text !== undefined) descriptors.push(JSON.parse(text) as Descriptor);
-    }
-    return descriptors;
+  repositoryMeta(name: string) {
+    return readMeta(this.layout, name);
+  }
+
+  async updateRepositoryMeta(name: string, facts: Record<string, unknown>): Promise<void> {
+    const { meta } = await readMeta(this.layout, name);
+    if (Object.entries(facts).every(([key, value]) => meta[key] === value)) return;
+    await writeFileAtomic(this.layout, this.layout.repositoryMeta(name), `${JSON.stringify({ ...meta, ...facts })}\n`);
+  }
+
+  listBlobs(): Promise<StoredBlob[]> {
+    return listStoredBlobs(this.layout);
+  }
+
+  listRevisions(name: string): Promise<Revision[]> {
+    return listRevisions(this.layout, name);
+  }
+
+  revision(name: string, digest: Digest): Promise<Revision | undefined> {
+    return readRevision(this.layout, name, digest);
+  }
+
+  async tagTarget(name: string, tag: string): Promise<string | undefined> {
+    return (await readTextIfExists(this.layout.tag(name, tag)))?.trim();
   }
 }
 
 export function digestFromHash(algorithm: Algorithm, hex: string): Digest {
   return { algorithm, hex, text: `${algorithm}:${hex}` };
+}
+
+/**
+ * What the store indexes of a manifest. JSON nested too deep to read safely is indexed like any other
+ * unreadable content: stored as sent, with no subject.
+ */
+function readFacts(bytes: Buffer, mediaType: string, digest: string): ManifestFacts {
+  if (jsonDepthExceeds(bytes, MAX_JSON_DEPTH)) return { descriptor: { mediaType, digest, size: bytes.length } };
+  return describeManifest(bytes, mediaType, digest);
+}
+
+/** Whether the brackets of a JSON text (outside strings) nest deeper than limit; no parse, no recursion. */
+export function jsonDepthExceeds(bytes: Uint8Array, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i];
+    if (inString) {
+      if (byte === 0x5c) i++; // backslash: skip the escaped byte
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x7b || byte === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (byte === 0x7d || byte === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -239,6 +323,15 @@ async function exists(file: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+async function readdirIfExists(dir: string): Promise<string[]> {
+  try {
+    return await fs.readdir(dir);
+  } catch (error) {
+    if (isMissing(error)) return [];
+    throw error;
   }
 }
 

@@ -6,13 +6,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
-import type { BlobInfo, Store } from './store.js';
+import type { BlobInfo, FsStore } from './store.js';
 import { digestFromHash } from './store.js';
 import { receiveToFile } from './receive-to-file.js';
 import type { HashJob } from './file-hasher.js';
 import { isMissing, readTextIfExists, tempPath, writeFileAtomic } from './atomic.js';
+import { adoptFile } from './blob-writer.js';
+import { DigestMismatch, UploadOffsetMismatch, UploadUnknown } from './errors.js';
 
 const UUID = /^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$/;
 
@@ -42,7 +43,7 @@ export class Uploads {
   readonly timeoutMs: number;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: FsStore,
     private readonly now: () => Date = () => new Date(),
     options: UploadsOptions = {},
   ) {
@@ -84,53 +85,61 @@ export class Uploads {
     };
   }
 
+  /** Starts a session; when that fails (a full disk) nothing of it is left behind. */
   async start(repository: string): Promise<string> {
     const uuid = randomUUID();
     const dir = this.store.layout.upload(uuid);
-    await fs.mkdir(dir, { recursive: true });
-    await fs.writeFile(path.join(dir, 'data'), '');
-    const info: UploadInfo = { repository, startedAt: this.now().toISOString() };
-    await writeFileAtomic(this.store.layout, path.join(dir, 'info.json'), JSON.stringify(info));
+    try {
+      await fs.mkdir(dir, { recursive: true });
+      await fs.writeFile(path.join(dir, 'data'), '');
+      const info: UploadInfo = { repository, startedAt: this.now().toISOString() };
+      await writeFileAtomic(this.store.layout, path.join(dir, 'info.json'), JSON.stringify(info));
+    } catch (error) {
+      await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      throw error;
+    }
     this.hashes.set(uuid, { job: this.store.hasher.start(path.join(dir, 'data'), 'sha256'), offset: 0 });
     return uuid;
   }
 
-  /** The number of bytes received so far; BLOB_UPLOAD_UNKNOWN unless the session is the repository's. */
+  /** The number of bytes received so far; UploadUnknown unless the session is the repository's. */
   async size(repository: string, uuid: string): Promise<number> {
+    return this.exclusive(uuid, () => this.currentSize(repository, uuid));
+  }
+
+  private async currentSize(repository: string, uuid: string): Promise<number> {
     await this.requireSession(repository, uuid);
     try {
       return (await fs.stat(this.dataPath(uuid))).size;
     } catch (error) {
-      // Finished or cancelled by a concurrent request between the two reads.
-      if (isMissing(error)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${uuid} is not known to this repository`);
+      if (isMissing(error)) throw new UploadUnknown(uuid);
       throw error;
     }
   }
 
   /**
-   * Appends a chunk. With a start offset (from Content-Range) it must continue exactly where the data
-   * ends, else RANGE_INVALID. A chunk that fails half-way is cut off again, so the session stays whole.
+   * Appends a chunk. With a range (from Content-Range) it must continue exactly where the data ends
+   * and end where the range says, else UploadOffsetMismatch and nothing is kept. A chunk that fails
+   * half-way is cut off again, so the session stays whole.
    */
-  async append(repository: string, uuid: string, body: AsyncIterable<Uint8Array>, start?: number): Promise<number> {
+  async append(repository: string, uuid: string, body: AsyncIterable<Uint8Array>, range?: { start: number; end?: number }): Promise<number> {
     return this.exclusive(uuid, async () => {
-      const before = await this.size(repository, uuid);
-      if (start !== undefined && start !== before) {
-        throw new RegistryError('RANGE_INVALID', `chunk starts at ${start} but the upload has ${before} bytes`, {
-          headers: { Range: rangeHeader(before) },
-          detail: { expectedStart: before },
-        });
-      }
+      const before = await this.currentSize(repository, uuid);
+      if (range !== undefined && range.start !== before) throw new UploadOffsetMismatch(uuid, before, range.start);
       const running = this.hashes.get(uuid);
       const hashing = running && running.offset === before ? running : undefined;
       if (!hashing) this.dropHash(uuid);
       const file = await fs.open(this.dataPath(uuid), 'r+').catch((error: unknown) => {
-        // Cancelled by a concurrent request since the size was read.
-        if (isMissing(error)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${uuid} is not known to this repository`);
+        if (isMissing(error)) throw new UploadUnknown(uuid);
         throw error;
       });
       let received: number;
       try {
         received = await receiveToFile(body, file, before, hashing ? (end) => hashing.job.written(end) : undefined);
+        if (range?.end !== undefined && before + received - 1 !== range.end) {
+          // The chunk was shorter or longer than its Content-Range said: refused, so nothing is kept.
+          throw new UploadOffsetMismatch(uuid, before, range.start, range.end, before + received);
+        }
       } catch (error) {
         await file.truncate(before).catch(() => undefined);
         this.dropHash(uuid);
@@ -147,27 +156,26 @@ export class Uploads {
   /** Verifies the upload against the digest and moves it into the blob store; the session ends either way. */
   async finish(repository: string, uuid: string, expected: Digest): Promise<BlobInfo> {
     return this.exclusive(uuid, async () => {
-      const size = await this.size(repository, uuid);
+      const size = await this.currentSize(repository, uuid);
       try {
         const hex = await this.digestData(uuid, size, expected.algorithm);
         const actual = digestFromHash(expected.algorithm, hex);
-        if (actual.text !== expected.text) {
-          throw new RegistryError('DIGEST_INVALID', `upload digest ${actual.text} does not match ${expected.text}`, {
-            detail: { expected: expected.text, actual: actual.text },
-          });
-        }
+        if (actual.text !== expected.text) throw new DigestMismatch('upload', expected, actual);
         const temp = tempPath(this.store.layout);
         await fs.rename(this.dataPath(uuid), temp);
-        return await this.store.adoptFile(temp, actual, size);
+        return await adoptFile(this.store.layout, temp, actual, size);
       } finally {
         await this.remove(uuid);
       }
     });
   }
 
+  /** Ends the session, after any request on it in progress (so a finish racing it is told the truth). */
   async cancel(repository: string, uuid: string): Promise<void> {
-    await this.requireSession(repository, uuid);
-    await this.remove(uuid);
+    await this.exclusive(uuid, async () => {
+      await this.requireSession(repository, uuid);
+      await this.remove(uuid);
+    });
   }
 
   /** The hex digest of the session's data: the running hash when it covers it all, else the file hashed again. */
@@ -195,7 +203,7 @@ export class Uploads {
   }
 
   private async requireSession(repository: string, uuid: string): Promise<UploadInfo> {
-    const unknown = new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${uuid.slice(0, 64)} is not known to this repository`);
+    const unknown = new UploadUnknown(uuid);
     if (!UUID.test(uuid)) throw unknown;
     const text = await readTextIfExists(path.join(this.store.layout.upload(uuid), 'info.json'));
     if (text === undefined) throw unknown;
@@ -234,7 +242,7 @@ export class Uploads {
  * Returns the uuids removed.
  */
 export async function expireUploads(
-  store: Store,
+  store: FsStore,
   olderThanMs: number,
   now: Date = new Date(),
   guard: (uuid: string, work: () => Promise<boolean>) => Promise<boolean> = (_uuid, work) => work(),
@@ -274,9 +282,4 @@ async function lastTouched(dir: string): Promise<number | undefined> {
     }
   }
   return newest;
-}
-
-/** The Range header of an upload holding size bytes, as registries write it. */
-export function rangeHeader(size: number): string {
-  return `0-${Math.max(0, size - 1)}`;
 }

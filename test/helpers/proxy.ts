@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { Store } from '../../src/store/store.js';
+import { FsStore } from '../../src/store/store.js';
 import { Uploads } from '../../src/store/uploads.js';
 import { createApp } from '../../src/server/app.js';
 import { listen } from '../../src/server/listen.js';
@@ -39,7 +39,7 @@ export async function startProxy(t: TestContext, start: ProxyStart): Promise<Pro
   const storeDir = start.storeDir ?? (await makeTempDir(t, 'broken-reg-proxy-'));
   const clock = start.clock ?? systemClock;
   const config = resolveServeConfig({ store: storeDir, port: '0' }, {});
-  const store = await Store.open(storeDir);
+  const store = await FsStore.open(storeDir);
   const deps: ServerDeps = { store, uploads: new Uploads(store, () => clock.now()), config, clock, random: Math.random };
   const resolved = resolveProxyOptions(start.flags, {});
   const options = start.adjust ? start.adjust(resolved) : resolved;

@@ -1,10 +1,8 @@
 // Streams tar entries into the store as blobs and remembers which ones this import added, so a failed
 // import can remove exactly those (blobs that were there before stay) and a successful one can drop
 // the ones nothing references.
-import fs from 'node:fs/promises';
-import { tempPath } from '../../store/atomic.js';
-import { receiveToFile } from '../../store/receive-to-file.js';
-import { digestFromHash, type Store } from '../../store/store.js';
+import type { Store } from '../../store/store.js';
+import { DigestMismatch } from '../../store/errors.js';
 import type { Digest } from '../../oci/digest.js';
 import { ImportError, shortDigest, type TarFile } from './types.js';
 
@@ -22,40 +20,26 @@ export class BlobSink {
    * Without one, sha256 of the content names it.
    */
   async ingest(source: AsyncIterable<Buffer>, what: string, claimed?: Digest): Promise<TarFile> {
-    const algorithm = claimed?.algorithm ?? 'sha256';
-    const temp = tempPath(this.store.layout);
     let head = Buffer.alloc(0);
+    const sniff = (_end: number, chunks: readonly Uint8Array[]) => {
+      for (const chunk of chunks) {
+        if (head.length >= 2) break;
+        head = Buffer.concat([head, chunk.subarray(0, 2 - head.length)]);
+      }
+    };
+    const writer = await this.store.blobWriter({ algorithm: claimed?.algorithm, hash: !(claimed && !this.verify) });
     try {
-      const file = await fs.open(temp, 'wx');
-      const sniff = (_end: number, chunks: readonly Uint8Array[]) => {
-        for (const chunk of chunks) {
-          if (head.length >= 2) break;
-          head = Buffer.concat([head, chunk.subarray(0, 2 - head.length)]);
-        }
-      };
-      let received: { size: number; hex?: string };
-      try {
-        received =
-          claimed && !this.verify
-            ? { size: await receiveToFile(source, file, 0, sniff) }
-            : await this.store.hasher.receive(source, file, temp, algorithm, sniff);
-      } finally {
-        await file.close();
+      await writer.write(source, sniff);
+      const blob = await writer.commit(claimed);
+      if (blob.created) this.added.set(blob.digest.text, blob.digest);
+      return { digest: blob.digest, size: blob.size, gzip: head[0] === 0x1f && head[1] === 0x8b };
+    } catch (error) {
+      if (error instanceof DigestMismatch) {
+        throw new ImportError(`${what}: content has digest ${shortDigest(error.actual)}, not the ${shortDigest(error.expected)} its name claims`);
       }
-      const { size } = received;
-      const digest = received.hex === undefined ? (claimed as Digest) : digestFromHash(algorithm, received.hex);
-      if (claimed && digest.text !== claimed.text) {
-        throw new ImportError(`${what}: content has digest ${shortDigest(digest)}, not the ${shortDigest(claimed)} its name claims`);
-      }
-      if (await this.store.blobInfo(digest)) {
-        await fs.rm(temp, { force: true });
-      } else {
-        await this.store.adoptFile(temp, digest, size);
-        this.added.set(digest.text, digest);
-      }
-      return { digest, size, gzip: head[0] === 0x1f && head[1] === 0x8b };
+      throw error;
     } finally {
-      await fs.rm(temp, { force: true });
+      await writer.cancel();
     }
   }
 
@@ -78,7 +62,7 @@ export class BlobSink {
     let removed = 0;
     for (const [text, digest] of this.added) {
       if (keep.has(text)) continue;
-      await fs.rm(this.store.layout.blob(digest), { force: true });
+      await this.store.removeBlob(digest);
       this.added.delete(text);
       removed++;
     }

@@ -1,10 +1,8 @@
 // Writes an import plan into a repository, last and all at once: blob links, then manifests (children
 // before the indexes naming them), then tags. A failure half-way undoes what this commit wrote, so a
 // tag never appears unless everything it needs is there.
-import fs from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import type { Store } from '../../store/store.js';
-import { writeFileAtomic } from '../../store/atomic.js';
 import type { Digest } from '../../oci/digest.js';
 import type { ImportPlan, ManifestToStore } from './types.js';
 
@@ -12,15 +10,15 @@ export async function commitPlan(store: Store, repository: string, plan: ImportP
   const undo: Array<() => Promise<unknown>> = [];
   try {
     for (const digest of plan.blobs) {
-      if (await exists(store.layout.blobLink(repository, digest))) continue;
+      if (await store.repositoryBlob(repository, digest)) continue;
       await store.linkBlob(repository, digest);
       undo.push(() => store.unlinkBlob(repository, digest));
     }
     for (const manifest of plan.manifests) {
-      const hadRevision = await exists(store.layout.manifestRevision(repository, manifest.digest));
-      const hadBlob = (await store.blobInfo(manifest.digest)) !== undefined;
+      const hadRevision = (await store.revision(repository, manifest.digest)) !== undefined;
+      const hadBlob = (await store.blob(manifest.digest)) !== undefined;
       await writeManifest(store, repository, manifest);
-      if (!hadBlob) undo.push(() => fs.rm(store.layout.blob(manifest.digest), { force: true }));
+      if (!hadBlob) undo.push(() => store.removeBlob(manifest.digest));
       if (!hadRevision) undo.push(() => store.deleteManifest(repository, manifest.digest));
     }
     for (const { tag, digest } of plan.tags) {
@@ -37,19 +35,12 @@ export async function commitPlan(store: Store, repository: string, plan: ImportP
 }
 
 /**
- * Stores a manifest (and optionally tags it) through the Store. A manifest whose bytes do not hash to
- * its digest (only with --no-verify) cannot go through putManifest, which names manifests by their
- * content: its bytes are already stored under the claimed digest, so the revision and tag files are
- * written beside them, in the layout the Store reads.
+ * Stores a manifest (and optionally tags it). A manifest whose bytes do not hash to its digest (only
+ * with --no-verify) is stored unverified under the claimed digest, its bytes already being that blob.
  */
 async function writeManifest(store: Store, repository: string, manifest: ManifestToStore, tag?: string): Promise<void> {
   const { digest, bytes, mediaType } = manifest;
-  if (hashMatches(bytes, digest)) {
-    await store.putManifest(repository, bytes, mediaType, { expected: digest, ...(tag !== undefined ? { tag } : {}) });
-    return;
-  }
-  await writeFileAtomic(store.layout, store.layout.manifestRevision(repository, digest), JSON.stringify({ mediaType }));
-  if (tag !== undefined) await writeFileAtomic(store.layout, store.layout.tag(repository, tag), digest.text);
+  await store.putManifest(repository, bytes, mediaType, { expected: digest, verify: hashMatches(bytes, digest), ...(tag !== undefined ? { tag } : {}) });
 }
 
 async function restoreTag(store: Store, repository: string, tag: string, previous: Digest | undefined): Promise<void> {
@@ -60,11 +51,4 @@ async function restoreTag(store: Store, repository: string, tag: string, previou
 
 function hashMatches(bytes: Buffer, digest: Digest): boolean {
   return createHash(digest.algorithm).update(bytes).digest('hex') === digest.hex;
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(
-    () => true,
-    () => false,
-  );
 }

@@ -43,7 +43,7 @@ export function readDescriptor(value: unknown, what: string): RawDescriptor {
 
 /** Reads a stored blob, refusing it when it is bigger than limit. */
 export async function readStoredBlob(store: Store, digest: Digest, limit: number, what: string): Promise<Buffer> {
-  const info = await store.blobInfo(digest);
+  const info = await store.blob(digest);
   if (!info) throw new ImportError(`${what} ${shortDigest(digest)} is missing`);
   if (info.size > limit) throw new ImportError(`${what} ${shortDigest(digest)} is ${info.size} bytes, more than the ${limit} allowed`);
   return fs.readFile(info.path);

@@ -187,14 +187,14 @@ class LayoutWalker {
     const foreign = Array.isArray(descriptor.urls) && descriptor.urls.length > 0;
     if (this.blobs.has(digest.text)) return;
     const what = `blob ${shortDigest(digest)} (${where})`;
-    if (foreign && !(await this.store.blobInfo(digest))) return;
+    if (foreign && !(await this.store.blob(digest))) return;
     if (await this.present(descriptor, digest, what)) this.blobs.set(digest.text, digest);
   }
 
   /** Whether the content is in the tarball or the store, with the size its descriptor says. */
   private async present(descriptor: RawDescriptor, digest: Digest, what: string): Promise<boolean> {
     const inTar = this.contents.files.get(`blobs/${digest.algorithm}/${digest.hex}`);
-    const size = inTar?.size ?? (await this.store.blobInfo(digest))?.size;
+    const size = inTar?.size ?? (await this.store.blob(digest))?.size;
     if (size === undefined) {
       if (this.verify) throw new ImportError(`${what} is missing from the tarball`);
       return false;

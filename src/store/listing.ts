@@ -1,11 +1,16 @@
-// Read-only walks over the on-disk layout (see store/layout.ts) that tolerate a server writing at the
-// same time: anything that vanishes between listing and reading is skipped, never an error.
+// Read-only walks over the on-disk layout (layout.ts) for listings (inspect), tolerant of a server
+// writing at the same time: anything that vanishes between listing and reading is skipped, never an
+// error. Private to the store: others call them through the Store.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseDigest, type Digest } from '../oci/digest.js';
-import { isMissing, readTextIfExists } from '../store/atomic.js';
-import type { StoreLayout } from '../store/layout.js';
-import type { StoredBlob } from './model.js';
+import { isMissing, readTextIfExists } from './atomic.js';
+import type { StoreLayout } from './layout.js';
+
+export interface StoredBlob {
+  digest: string;
+  size: number;
+}
 
 /** A manifest revision of a repository; mediaType null when its revision file cannot be read. */
 export interface Revision {
@@ -62,16 +67,16 @@ export async function readTag(layout: StoreLayout, name: string, tag: string): P
   return (await readTextIfExists(layout.tag(name, tag)))?.trim();
 }
 
-/** The upstream named by the repository's _meta.json, if any, and a problem when the file is unreadable. */
-export async function readUpstream(layout: StoreLayout, name: string): Promise<{ upstream: string | null; problem: string | null }> {
+/** The facts in the repository's _meta.json ({} when there is none), or a problem when it is unreadable. */
+export async function readMeta(layout: StoreLayout, name: string): Promise<{ meta: Record<string, unknown>; problem: string | null }> {
   const text = await readTextIfExists(layout.repositoryMeta(name)).catch(() => undefined);
-  if (text === undefined) return { upstream: null, problem: null };
+  if (text === undefined) return { meta: {}, problem: null };
   try {
     const meta = JSON.parse(text) as unknown;
-    const upstream = typeof meta === 'object' && meta !== null ? (meta as { upstream?: unknown }).upstream : undefined;
-    return { upstream: typeof upstream === 'string' && upstream !== '' ? upstream : null, problem: null };
+    if (typeof meta === 'object' && meta !== null && !Array.isArray(meta)) return { meta: meta as Record<string, unknown>, problem: null };
+    return { meta: {}, problem: '_meta.json does not hold an object' };
   } catch {
-    return { upstream: null, problem: '_meta.json is not valid JSON' };
+    return { meta: {}, problem: '_meta.json is not valid JSON' };
   }
 }
 
@@ -98,7 +103,7 @@ export async function readBlob(layout: StoreLayout, digest: string): Promise<Buf
 }
 
 /** Code-point order, so output does not depend on the locale. */
-export function compare(a: string, b: string): number {
+function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
