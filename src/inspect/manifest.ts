@@ -1,5 +1,6 @@
 // Reads the descriptors out of a stored manifest, whatever it is: OCI or Docker, image or index,
 // artifact, or Docker schema 1. Anything unreadable is simply "other" with no references.
+import { isObject } from '../oci/digest.js';
 import { INDEX_TYPES } from '../oci/media-types.js';
 import type { Platform } from './model.js';
 
@@ -76,6 +77,3 @@ function schema1Layers(value: unknown): Reference[] {
     .map((item) => ({ digest: item.blobSum, mediaType: null, size: null, platform: null }));
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

@@ -24,6 +24,17 @@ export function parseDigest(text: string): Digest | undefined {
   return { algorithm: algorithm as Algorithm, hex, text };
 }
 
+/** The digest of bytes in memory (a manifest, a config). */
+export function digestBytes(data: Uint8Array | string, algorithm: Algorithm = 'sha256'): Digest {
+  const hex = createHash(algorithm).update(data).digest('hex');
+  return { algorithm, hex, text: `${algorithm}:${hex}` };
+}
+
 export function digestOf(data: Uint8Array | string, algorithm: Algorithm = 'sha256'): string {
-  return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
+  return digestBytes(data, algorithm).text;
+}
+
+/** The JSON objects of parsed JSON (not null, not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

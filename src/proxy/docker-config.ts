@@ -1,6 +1,7 @@
 // Registry credentials from the Docker config: $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
 // Only inline `auths` entries are read (`auth`: base64 user:password, or `username`/`password`);
 // credential helpers (`credsStore`, `credHelpers`) are not run.
+import { isObject } from '../oci/digest.js';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,6 +70,3 @@ export function basicAuthorization(credentials: Credentials): string {
   return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

@@ -6,10 +6,8 @@
 // One worker serves every job, one message per written batch. It keeps the process alive only while a
 // digest is awaited, stops after a while with no job open, and a crashed worker fails its jobs and is
 // replaced on the next one.
-import type fs from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import type { Algorithm } from '../oci/digest.js';
-import { receiveToFile } from './receive-to-file.js';
 
 export type HasherRequest =
   | { type: 'open'; id: number; file: string; algorithm: Algorithm; from: number }
@@ -74,31 +72,6 @@ export class FileHasher {
         if (end() && this.worker === worker) worker.postMessage({ type: 'close', id } satisfies HasherRequest);
       },
     };
-  }
-
-  /**
-   * Receives source into file (open, new, at path) with receiveToFile and hashes it here as it is
-   * written. Resolves with the size and hex digest; written(end, chunks) also reports each range.
-   */
-  async receive(
-    source: Parameters<typeof receiveToFile>[0],
-    file: fs.FileHandle,
-    path: string,
-    algorithm: Algorithm,
-    written?: (end: number, chunks: readonly Uint8Array[]) => void,
-  ): Promise<{ size: number; hex: string }> {
-    const job = this.start(path, algorithm);
-    let size: number;
-    try {
-      size = await receiveToFile(source, file, 0, (end, chunks) => {
-        job.written(end);
-        written?.(end, chunks);
-      });
-    } catch (error) {
-      job.close();
-      throw error;
-    }
-    return { size, hex: await job.digest(size) };
   }
 
   /** Stops the worker; jobs still open fail. */

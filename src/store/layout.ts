@@ -41,10 +41,6 @@ export class StoreLayout {
     return this.within(this.repository(name), '_manifests', digest.algorithm, digest.hex);
   }
 
-  manifestRevisions(name: string, algorithm: string): string {
-    return this.within(this.repository(name), '_manifests', algorithm);
-  }
-
   tags(name: string): string {
     return this.within(this.repository(name), '_tags');
   }

@@ -1,6 +1,6 @@
 // What the registry reads from a manifest it stores: its subject and the descriptor the referrers API
 // lists. Manifests are stored whatever their content, so anything unreadable simply has no subject.
-import { parseDigest, type Digest } from '../oci/digest.js';
+import { isObject, parseDigest, type Digest } from '../oci/digest.js';
 
 export interface Descriptor {
   mediaType: string;
@@ -42,9 +42,6 @@ export function declaredMediaType(bytes: Buffer): string | undefined {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function stringField(object: Record<string, unknown>, key: string): string | undefined {
   const value = object[key];

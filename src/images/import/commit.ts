@@ -1,9 +1,8 @@
 // Writes an import plan into a repository, last and all at once: blob links, then manifests (children
 // before the indexes naming them), then tags. A failure half-way undoes what this commit wrote, so a
 // tag never appears unless everything it needs is there.
-import { createHash } from 'node:crypto';
 import type { Store } from '../../store/store.js';
-import type { Digest } from '../../oci/digest.js';
+import { digestBytes, type Digest } from '../../oci/digest.js';
 import type { ImportPlan, ManifestToStore } from './types.js';
 
 export async function commitPlan(store: Store, repository: string, plan: ImportPlan): Promise<void> {
@@ -50,5 +49,5 @@ async function restoreTag(store: Store, repository: string, tag: string, previou
 }
 
 function hashMatches(bytes: Buffer, digest: Digest): boolean {
-  return createHash(digest.algorithm).update(bytes).digest('hex') === digest.hex;
+  return digestBytes(bytes, digest.algorithm).text === digest.text;
 }

@@ -8,12 +8,10 @@
 // Tags: with --tag, that tag (a tarball holding several images also needs --image to choose one);
 // without, each RepoTag gives its tag part ("busybox:1.36" -> 1.36, "busybox" -> latest). Two images
 // claiming the same tag part is an error that asks for --image and --tag.
-import { createHash } from 'node:crypto';
 import type { Store } from '../../store/store.js';
-import { digestFromHash } from '../../store/store.js';
 import { MediaType } from '../../oci/media-types.js';
 import { isValidTag } from '../../oci/reference.js';
-import type { Digest } from '../../oci/digest.js';
+import { digestBytes, type Digest } from '../../oci/digest.js';
 import { isObject, normalizeReference, parseJson, readStoredBlob, tagOfReference } from './json.js';
 import { resolvePath } from './tar-reader.js';
 import {
@@ -132,7 +130,7 @@ function schema2Manifest(config: TarFile, layers: TarFile[]): ManifestToStore {
     })),
   };
   const bytes = Buffer.from(JSON.stringify(manifest, null, 3));
-  const digest = digestFromHash('sha256', createHash('sha256').update(bytes).digest('hex'));
+  const digest = digestBytes(bytes);
   return { digest, mediaType: MediaType.dockerManifest, bytes };
 }
 

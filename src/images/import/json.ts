@@ -1,4 +1,5 @@
 // Small readers for the JSON documents of a tarball, failing with a message that names the document.
+import { isObject } from '../../oci/digest.js';
 import fs from 'node:fs/promises';
 import type { Store } from '../../store/store.js';
 import type { Digest } from '../../oci/digest.js';
@@ -22,9 +23,7 @@ export function parseJson(bytes: Buffer, what: string): unknown {
   }
 }
 
-export function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export { isObject };
 
 /** A descriptor's required fields, checked. */
 export function readDescriptor(value: unknown, what: string): RawDescriptor {

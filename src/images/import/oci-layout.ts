@@ -10,12 +10,10 @@
 //     multi-platform index the layout describes (same bytes, same digest as index.json).
 //   - several, no --tag: each manifest that has a ref.name gets that tag.
 import type { Store } from '../../store/store.js';
-import { parseDigest, type Digest } from '../../oci/digest.js';
+import { digestBytes, parseDigest, type Digest } from '../../oci/digest.js';
 import { isValidTag } from '../../oci/reference.js';
 import { INDEX_TYPES, MediaType } from '../../oci/media-types.js';
 import { declaredMediaType } from '../../store/manifest-facts.js';
-import { digestFromHash } from '../../store/store.js';
-import { createHash } from 'node:crypto';
 import { isObject, normalizeReference, parseJson, readDescriptor, readStoredBlob, tagOfReference, type RawDescriptor } from './json.js';
 import {
   ImportError,
@@ -78,7 +76,7 @@ function chooseTags(descriptors: RawDescriptor[], options: SelectOptions, indexB
   const [first, ...rest] = descriptors;
   if (first && rest.length === 0) return [required(named(first))];
   if (options.tag !== undefined) {
-    const digest = digestFromHash('sha256', createHash('sha256').update(indexBytes).digest('hex'));
+    const digest = digestBytes(indexBytes);
     if (indexBytes.length > MAX_METADATA_BYTES) throw new ImportError('index.json is too large to serve as an index');
     const mediaType = indexMediaType(indexBytes);
     walker.manifests.set(digest.text, { digest, mediaType, bytes: indexBytes });
