@@ -138,3 +138,15 @@ test('a random image too big for the disk fails cleanly with 503; a smaller one 
   }
   assert.equal((await call(registry, '/v2/')).status, 200);
 });
+
+test('on a full disk, an upload that cannot start answers 503 and leaves no session directory behind', async (t) => {
+  const dir = await tinyDisk(t);
+  if (!dir) return;
+  const registry = await startRegistry(t, { storeDir: path.join(dir, 'store') });
+  const filler = await fill(dir);
+  const response = await call(registry, `/v2/${REPO}/blobs/uploads/`, { method: 'POST' });
+  await expectOutOfSpace(response);
+  assert.deepEqual(await fs.readdir(path.join(registry.storeDir, 'uploads')), [], 'no uploads/<id>/ with an empty data file');
+  await fs.rm(filler);
+  assert.equal((await call(registry, `/v2/${REPO}/blobs/uploads/`, { method: 'POST' })).status, 202, 'it works once space is back');
+});

@@ -94,21 +94,21 @@ export async function writePlan(res: ServerResponse, plan: ResponsePlan, options
 }
 
 /**
- * Bytes read from a file per write to the socket: big enough to keep syscalls and wake-ups rare, small
- * enough that a chunk is still in the CPU's cache when the socket copies it out (bench/README).
+ * File bodies are read in batches of BATCH buffers of FILE_CHUNK bytes (one readv, one threadpool
+ * round trip) and written to the socket one buffer at a time. A buffer stays referenced by the socket
+ * only while the kernel has not taken it, so a client that stops reading holds one small buffer, not
+ * a batch: 1,000 stalled readers must cost little (bench/stalled.ts).
  */
-const FILE_CHUNK = 512 * 1024;
+const FILE_CHUNK = 64 * 1024;
+const BATCH = 8;
 
-/**
- * Chunk buffers for file bodies, kept for reuse between responses (two per response in flight) so a
- * busy server does not allocate and collect them all the time. One per server.
- */
+/** Buffers for file bodies, kept for reuse between responses so a busy server does not allocate and collect them all the time. One per server. */
 export class ChunkPool {
   private readonly spare: Buffer[] = [];
 
   constructor(
     readonly chunkSize = FILE_CHUNK,
-    private readonly maxSpare = 16,
+    private readonly maxSpare = 256,
   ) {}
 
   take(): Buffer {
@@ -120,61 +120,89 @@ export class ChunkPool {
   }
 }
 
-function readAt(fd: number, buffer: Buffer, length: number, position: number): Promise<number> {
+function readvAt(fd: number, buffers: Buffer[], position: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    fs.read(fd, buffer, 0, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead)));
+    fs.readv(fd, buffers, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead)));
   });
 }
 
-function writeChunk(res: ServerResponse, chunk: Buffer): Promise<void> {
+/** Writes chunk; resolves when the kernel has taken it (or the write failed: the caller checks). */
+function written(res: ServerResponse, chunk: Buffer, release: () => void): Promise<void> {
+  return new Promise((resolve) => {
+    res.write(chunk, () => {
+      release();
+      resolve();
+    });
+  });
+}
+
+/** Waits for a write, or rejects as soon as the response closes. */
+function untilWrittenOrClosed(res: ServerResponse, write: Promise<void>): Promise<void> {
   return new Promise((resolve, reject) => {
     const closed = () => reject(Object.assign(new Error('the response was closed'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
-    if (res.destroyed) {
-      closed();
-      return;
-    }
+    if (res.destroyed) return closed();
     res.once('close', closed);
-    res.write(chunk, (error) => {
+    write.then(() => {
       res.off('close', closed);
-      if (error) reject(error);
+      if (res.destroyed) closed();
       else resolve();
     });
   });
 }
 
+/** Bytes the response still holds that the kernel has not taken. */
+function unsent(res: ServerResponse): number {
+  return res.writableLength + (res.socket?.writableLength ?? 0);
+}
+
 /**
- * Sends bytes start..end (inclusive) of a file as the response body, then ends it. Two reused chunk
- * buffers take turns: a chunk is handed to the socket as soon as it is read, so the next one is
- * already queued when the socket takes the last (no wake-up of this code in between), and a buffer is
- * only refilled once the socket has taken its bytes: memory stays at two chunks per response however
- * fast the disk is. Rejects when the client goes away or the file cannot be read.
+ * Sends bytes start..end (inclusive) of a file as the response body, then ends it. While the client
+ * keeps up, each buffer is taken by the kernel at once and a whole batch goes out per file read; as
+ * soon as a write is left waiting, the rest of the batch is put back unsent and nothing more is read
+ * until the socket drains. Rejects when the client goes away or the file cannot be read.
  */
 export async function sendFileRange(res: ServerResponse, file: string, start: number, end: number, pool: ChunkPool): Promise<void> {
   const fd = await new Promise<number>((resolve, reject) => fs.open(file, 'r', (error, opened) => (error ? reject(error) : resolve(opened))));
-  const buffers = [pool.take(), pool.take()];
-  // The write in flight from each buffer; each is also handled at once (a client may hang up while
-  // the other buffer is being read) and awaited before its buffer is reused.
-  const writes: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
-  let completed = false;
   try {
     let position = start;
-    for (let turn = 0; position <= end; turn++) {
-      const slot = turn & 1;
-      const buffer = buffers[slot] as Buffer;
-      await writes[slot];
-      const bytesRead = await readAt(fd, buffer, Math.min(buffer.length, end - position + 1), position);
-      if (bytesRead <= 0) throw new Error(`${file} ended at ${position}, before byte ${end}`);
-      position += bytesRead;
-      const write = writeChunk(res, bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead));
-      write.catch(() => undefined);
-      writes[slot] = write;
+    while (position <= end) {
+      const remaining = end - position + 1;
+      const count = Math.min(BATCH, Math.ceil(remaining / pool.chunkSize));
+      const buffers = Array.from({ length: count }, () => pool.take());
+      let bytesRead: number;
+      try {
+        bytesRead = await readvAt(fd, buffers, position);
+      } catch (error) {
+        buffers.forEach((buffer) => pool.give(buffer));
+        throw error;
+      }
+      if (bytesRead <= 0) {
+        buffers.forEach((buffer) => pool.give(buffer));
+        throw new Error(`${file} ended at ${position}, before byte ${end}`);
+      }
+      let available = Math.min(bytesRead, remaining);
+      let index = 0;
+      let last: Promise<void> = Promise.resolve();
+      for (; index < buffers.length && available > 0; index++) {
+        if (res.destroyed) break;
+        const buffer = buffers[index] as Buffer;
+        const length = Math.min(buffer.length, available);
+        available -= length;
+        position += length;
+        // A buffer the kernel took at once goes back to the pool when its write completes; one left
+        // waiting is the socket's until then.
+        last = written(res, length === buffer.length ? buffer : buffer.subarray(0, length), () => pool.give(buffer));
+        if (unsent(res) > 0) {
+          index++;
+          break;
+        }
+      }
+      for (const buffer of buffers.slice(index)) pool.give(buffer);
+      // Writes complete in order: once the last one has, the kernel holds everything sent so far.
+      if (res.destroyed || unsent(res) > 0) await untilWrittenOrClosed(res, last);
     }
-    await Promise.all(writes);
-    completed = true;
     res.end();
   } finally {
-    // After an error a write may still hold a buffer: those are left to the garbage collector.
-    if (completed) for (const buffer of buffers) pool.give(buffer);
     fs.close(fd, () => undefined);
   }
 }

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   HEADERS_TOO_LARGE: { status: 431, message: 'request header fields too large' },
   NOT_FOUND: { status: 404, message: 'no such route' },
   BAD_REQUEST: { status: 400, message: 'the request could not be read' },
+  EXPECTATION_FAILED: { status: 417, message: 'expectation failed' },
   FORBIDDEN: { status: 403, message: 'access to this resource is forbidden' },
   TIMEOUT: { status: 408, message: 'timeout' },
   INTERNAL_SERVER_ERROR: { status: 500, message: 'internal server error' },

@@ -13,3 +13,12 @@ export const MediaType = {
 } as const;
 
 export const INDEX_TYPES: ReadonlySet<string> = new Set([MediaType.ociIndex, MediaType.dockerManifestList]);
+
+/**
+ * A media type the registry can store and send back as a Content-Type: visible ASCII only, as
+ * `type/subtype` with optional parameters, at most 255 characters. Anything else (a control
+ * character, a non-ASCII letter, CR LF) cannot be a header value.
+ */
+export function isMediaType(text: string): boolean {
+  return text.length <= 255 && /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(?:\s*;\s*[\x21-\x7e]+)*$/.test(text);
+}

@@ -2,13 +2,12 @@
 // are there (tags re-checked at most once per --proxy-ttl), else from the upstream, stored on the way.
 import { RegistryError } from '../oci/errors.js';
 import { requireDigest } from '../oci/reference.js';
-import { parseDigest, type Digest } from '../oci/digest.js';
-import { MediaType } from '../oci/media-types.js';
+import { digestBytes, parseDigest, type Digest } from '../oci/digest.js';
+import { MediaType, isMediaType } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES } from '../registry/manifests.js';
 import { fileContent, type BlobContent, type ContentSource, type ManifestContent, type ManifestReference } from '../registry/content.js';
 import { declaredMediaType } from '../store/manifest-facts.js';
-import { digestFromHash, type Store, type StoredManifest } from '../store/store.js';
-import { createHash } from 'node:crypto';
+import type { Store, StoredManifest } from '../store/store.js';
 import type { RequestContext } from '../http/context.js';
 import type { Clock } from '../clock.js';
 import { BlobFetch } from './blob-fetch.js';
@@ -169,13 +168,18 @@ export class PullThrough implements ContentSource {
     const bytes = await readManifestBody(response, target);
     const announced = parseDigest(first(response.headers['docker-content-digest']) ?? '');
     const expected = want.expected ?? announced;
-    const digest = digestFromHash(expected?.algorithm ?? 'sha256', createHash(expected?.algorithm ?? 'sha256').update(bytes).digest('hex'));
+    const digest = digestBytes(bytes, expected?.algorithm);
     if (expected && expected.text !== digest.text) {
       throw new RegistryError('BAD_GATEWAY', `upstream ${target.host} sent manifest ${reference} with digest ${digest.text}, expected ${expected.text}`, {
         detail: { upstream: target.host, expected: expected.text, actual: digest.text },
       });
     }
     const mediaType = mediaTypeOf(first(response.headers['content-type'])) ?? declaredMediaType(bytes) ?? MediaType.ociManifest;
+    if (!isMediaType(mediaType)) {
+      throw new RegistryError('BAD_GATEWAY', `upstream ${target.host} sent manifest ${reference} with a media type that cannot be a header value; not cached`, {
+        detail: { upstream: target.host },
+      });
+    }
     const store = ctx.deps.store;
     await store.putManifest(ctx.route.name, bytes, mediaType, { tag: want.tag, expected: digest });
     await this.recordUpstream(store, ctx.route.name, target);

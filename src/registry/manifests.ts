@@ -2,7 +2,7 @@
 import { RegistryError } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
 import { requireDigest, isValidTag, requireTag } from '../oci/reference.js';
-import { MediaType } from '../oci/media-types.js';
+import { MediaType, isMediaType } from '../oci/media-types.js';
 import { declaredMediaType } from '../store/manifest-facts.js';
 import type { Handler, RequestContext } from '../http/context.js';
 import { readBody } from '../http/request.js';
@@ -69,7 +69,13 @@ export const putManifest: Handler = async (ctx) => {
   const ref = parseReference(reference);
   const bytes = await readBody(ctx.body, ctx.req.headers['content-length'], MAX_MANIFEST_BYTES, 'manifest');
   if (bytes.length === 0) throw new RegistryError('MANIFEST_INVALID', 'manifest body is empty');
-  const mediaType = contentType(ctx.req.headers['content-type']) ?? declaredMediaType(bytes) ?? MediaType.ociManifest;
+  const mediaType = (contentType(ctx.req.headers['content-type']) ?? declaredMediaType(bytes)) || MediaType.ociManifest;
+  if (!isMediaType(mediaType)) {
+    // It would be the Content-Type of every pull: one that cannot be a header value is refused now.
+    throw new RegistryError('MANIFEST_INVALID', `media type ${JSON.stringify(mediaType.slice(0, 100))} is not a valid media type (type/subtype of visible ASCII)`, {
+      detail: { mediaType: mediaType.slice(0, 100) },
+    });
+  }
   const stored = await ctx.deps.store.putManifest(name, bytes, mediaType, { tag: ref.tag, expected: ref.digest });
   const headers: Record<string, string> = {
     Location: `/v2/${name}/manifests/${stored.digest.text}`,

@@ -32,9 +32,11 @@ const ANSWERS: Readonly<Record<number, ErrorAnswer>> = {
 export const RETRY_AFTER_SECONDS = 1;
 
 /** The error a status tag answers with: any status 400-599, anything else 501 "Huh?" as in the seed. */
-export function errorForStatus(tag: string, host: string, repository: string): RegistryError {
+export function errorForStatus(tag: string, host: string, repository: string, from: 'tag' | 'path' = 'tag'): RegistryError {
   const status = /^[45]\d\d$/.test(tag) ? Number(tag) : undefined;
-  if (status === undefined) return new RegistryError('NOT_IMPLEMENTED', 'Huh?', { detail: { tag: tag.slice(0, 130) } });
+  if (status === undefined) {
+    return new RegistryError('NOT_IMPLEMENTED', 'Huh?', { detail: from === 'tag' ? { tag: tag.slice(0, 130) } : { status: tag.slice(0, 130) } });
+  }
   const answer = ANSWERS[status] ?? genericAnswer(status);
   const headers: Record<string, string> = {};
   if (status === 401) {
@@ -49,15 +51,16 @@ function genericAnswer(status: number): ErrorAnswer {
   return { code: text.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_|_$/g, ''), message: `${status} ${text}, as asked` };
 }
 
-/** The status a request asks for: the tag of a manifest request, or the path below broken/error. */
-function statusOf(ctx: RequestContext): string {
+/** The status a request asks for: the path below broken/error, or else the tag of a manifest request. */
+function statusOf(ctx: RequestContext): { text: string; from: 'tag' | 'path' } {
   const nested = ctx.route.name.split('/')[2];
-  if (nested !== undefined) return nested;
-  return ctx.route.operation.startsWith('manifest.') ? ctx.route.reference : '';
+  if (nested !== undefined) return { text: nested, from: 'path' };
+  return { text: ctx.route.operation.startsWith('manifest.') ? ctx.route.reference : '', from: 'tag' };
 }
 
 const answer: Handler = async (ctx) => {
-  throw errorForStatus(statusOf(ctx), ctx.req.headers.host ?? 'localhost', ctx.route.name);
+  const { text, from } = statusOf(ctx);
+  throw errorForStatus(text, ctx.req.headers.host ?? 'localhost', ctx.route.name, from);
 };
 
 const blobAnswer: Handler = async (ctx) => {

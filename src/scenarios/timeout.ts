@@ -37,11 +37,18 @@ const wait: Handler = async (ctx) => {
   throw new RegistryError('TIMEOUT', TIMEOUT_MESSAGE, { detail: { duration: ctx.route.reference.slice(4) } });
 };
 
+/** broken/timeout holds no blobs; a push's blob check learns that, then meets the DENIED that says where pushes go. */
+const noBlob: Handler = async (ctx) => {
+  throw new RegistryError('BLOB_UNKNOWN', `broken/timeout holds no blobs: pushes go to broken/prepared or broken/prepared/<path>`, {
+    detail: { name: ctx.route.name, digest: ctx.route.reference.slice(0, 200) },
+  });
+};
+
 export const timeoutScenario: Scenario = {
   name: 'timeout',
   summary: 'Manifest requests wait for the duration in the tag, then answer 408 TIMEOUT.',
   example: 'broken/timeout:dur-30s',
   parameters: [{ name: 'dur', description: 'how long to wait, Go duration syntax (300ms, 1.5s, 2m, 1h2m3s)', example: 'dur-2s' }],
   nested: false,
-  operations: { 'manifest.get': wait, 'manifest.head': wait },
+  operations: { 'manifest.get': wait, 'manifest.head': wait, 'blob.get': noBlob, 'blob.head': noBlob },
 };

@@ -61,6 +61,12 @@ export async function listen(app: Listenable, options: ListenOptions): Promise<R
   const server = options.tls
     ? https.createServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, handler)
     : http.createServer(serverOptions, handler);
+  // Node answers an Expect it does not know (anything but 100-continue) itself; ours carries the envelope.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const { status, headers, body } = envelope(new RegistryError('EXPECTATION_FAILED', `Expect: ${String(req.headers.expect).slice(0, 100)} is not supported`));
+    res.writeHead(status, { ...headers, Connection: 'close' });
+    res.end(body);
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     // A response already under way on this connection must not get a second status line in its body.
     const busy = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage?.headersSent === true;
@@ -104,6 +110,9 @@ function clientErrorResponse(error: NodeJS.ErrnoException, timeouts: Timeouts): 
   if (error.code === 'HPE_HEADER_OVERFLOW') {
     const tooLarge = new RegistryError('HEADERS_TOO_LARGE', `the request head is larger than ${http.maxHeaderSize} bytes`);
     return rawResponse(431, 'Request Header Fields Too Large', tooLarge);
+  }
+  if (error.code === 'HPE_INVALID_EOF_STATE') {
+    return rawResponse(400, 'Bad Request', new RegistryError('BLOB_UPLOAD_INVALID', 'the request ended before its body was complete'));
   }
   return rawResponse(400, 'Bad Request', new RegistryError('BAD_REQUEST', 'the request is not HTTP/1.1 the server can read'));
 }

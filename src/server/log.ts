@@ -1,11 +1,17 @@
 // One log line per request: method, path, status, bytes, milliseconds and the scenario that answered.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+/** The status logged for a response that did not complete: the client (or a cut) ended it first (nginx's 499). */
+export const INCOMPLETE_STATUS = 499;
+
 export interface RequestLogEntry {
   time: string;
   method: string;
   path: string;
+  /** The status the client received in full; 499 when the response did not complete. */
   status: number;
+  /** For an incomplete response, the status line that was sent before it ended (0: none). */
+  sent?: number;
   bytes: number;
   ms: number;
   scenario: string;
@@ -30,15 +36,17 @@ export function watchRequest(log: RequestLog, req: IncomingMessage, res: ServerR
   const bytesBefore = socket.bytesWritten;
   const notes: RequestNotes = {};
   res.once('close', () => {
+    const complete = res.writableFinished;
     const entry: RequestLogEntry = {
       time: new Date().toISOString(),
       method: req.method ?? '',
       path: req.url ?? '',
-      status: res.statusCode,
+      status: complete ? res.statusCode : INCOMPLETE_STATUS,
       bytes: socket.bytesWritten - bytesBefore,
       ms: performance.now() - started,
       scenario: notes.scenario ?? 'registry',
     };
+    if (!complete) entry.sent = res.headersSent ? res.statusCode : 0;
     if (notes.errorCode) entry.error = notes.errorCode;
     if (notes.internalError) entry.internal = notes.internalError;
     log(entry);
@@ -48,7 +56,8 @@ export function watchRequest(log: RequestLog, req: IncomingMessage, res: ServerR
 
 export function formatText(entry: RequestLogEntry): string {
   const error = entry.error ? ` ${entry.error}` : '';
-  const line = `${entry.time} ${entry.method} ${entry.path} ${entry.status} ${entry.bytes}B ${entry.ms.toFixed(1)}ms ${entry.scenario}${error}`;
+  const cut = entry.sent === undefined ? '' : entry.sent ? ` (incomplete: ${entry.sent} sent)` : ' (incomplete: nothing sent)';
+  const line = `${entry.time} ${entry.method} ${entry.path} ${entry.status} ${entry.bytes}B ${entry.ms.toFixed(1)}ms ${entry.scenario}${error}${cut}`;
   return entry.internal ? `${line}\n${String((entry.internal as Error).stack ?? entry.internal)}` : line;
 }
 

@@ -2,8 +2,7 @@
 // referrers and repository facts, all on disk (layout.ts, private to this folder) and written
 // atomically. `Store` is the boundary everything else uses; `FsStore` is the one implementation.
 import fs from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import { parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
+import { digestBytes, parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
 import { StoreLayout } from './layout.js';
 import { isMissing, readTextIfExists, removeStaleTemps, writeFileAtomic } from './atomic.js';
 import { describeManifest, type Descriptor, type ManifestFacts } from './manifest-facts.js';
@@ -99,6 +98,8 @@ export class FsStore implements Store {
 
   /** Hashes blobs as they are written, off the event loop. Shared with the upload sessions. */
   readonly hasher = new FileHasher();
+  /** Manifest writes and deletes of one repository, one at a time (see putManifest). */
+  private readonly repositoryLocks = new KeyedLock();
 
   private constructor(readonly layout: StoreLayout) {}
 
@@ -169,13 +170,19 @@ export class FsStore implements Store {
    * can refuse the manifest is checked before anything is written; then the blob, the revision, the
    * referrer entry and the tag are written in that order, so a reader never finds a tag without them.
    */
-  async putManifest(name: string, bytes: Buffer, mediaType: string, options: PutManifestOptions = {}) {
+  putManifest(name: string, bytes: Buffer, mediaType: string, options: PutManifestOptions = {}) {
+    // A put by tag racing a delete by digest of the same manifest must not leave the tag naming a
+    // revision the delete removed: the two run one after the other.
+    return this.repositoryLocks.run(name, () => this.writeManifest(name, bytes, mediaType, options));
+  }
+
+  private async writeManifest(name: string, bytes: Buffer, mediaType: string, options: PutManifestOptions) {
     let digest: Digest;
     if (options.verify === false && options.expected) {
       digest = options.expected;
     } else {
       const algorithm: Algorithm = options.expected?.algorithm ?? 'sha256';
-      digest = digestFromHash(algorithm, createHash(algorithm).update(bytes).digest('hex'));
+      digest = digestBytes(bytes, algorithm);
       if (options.expected && options.expected.text !== digest.text) throw new DigestMismatch('manifest', options.expected, digest);
     }
     const facts = readFacts(bytes, mediaType, digest.text);
@@ -205,7 +212,11 @@ export class FsStore implements Store {
   }
 
   /** Deletes a manifest revision, every tag pointing at it, and its referrer entry. */
-  async deleteManifest(name: string, digest: Digest): Promise<boolean> {
+  deleteManifest(name: string, digest: Digest): Promise<boolean> {
+    return this.repositoryLocks.run(name, () => this.removeManifest(name, digest));
+  }
+
+  private async removeManifest(name: string, digest: Digest): Promise<boolean> {
     const manifest = await this.getManifest(name, digest);
     if (!manifest) return false;
     for (const tag of (await this.listTags(name)) ?? []) {
@@ -281,6 +292,22 @@ export class FsStore implements Store {
 
   async tagTarget(name: string, tag: string): Promise<string | undefined> {
     return (await readTextIfExists(this.layout.tag(name, tag)))?.trim();
+  }
+}
+
+/** Runs work for one key at a time, in arrival order; other keys run freely. */
+export class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    this.tails.set(key, next);
+    try {
+      return await next;
+    } finally {
+      if (this.tails.get(key) === next) this.tails.delete(key);
+    }
   }
 }
 

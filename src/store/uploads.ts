@@ -8,7 +8,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Digest } from '../oci/digest.js';
 import type { BlobInfo, FsStore } from './store.js';
-import { digestFromHash } from './store.js';
+import { KeyedLock, digestFromHash } from './store.js';
 import { receiveToFile } from './receive-to-file.js';
 import type { HashJob } from './file-hasher.js';
 import { isMissing, readTextIfExists, tempPath, writeFileAtomic } from './atomic.js';
@@ -38,7 +38,7 @@ interface RunningHash {
 
 export class Uploads {
   private readonly hashes = new Map<string, RunningHash>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
 
   readonly timeoutMs: number;
 
@@ -221,16 +221,9 @@ export class Uploads {
     return path.join(this.store.layout.upload(uuid), 'data');
   }
 
-  /** Runs work for one upload at a time, so concurrent chunks cannot interleave. */
-  private async exclusive<T>(uuid: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(uuid) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(work);
-    this.locks.set(uuid, next);
-    try {
-      return await next;
-    } finally {
-      if (this.locks.get(uuid) === next) this.locks.delete(uuid);
-    }
+  /** Runs work for one upload at a time: chunks, finish, cancel and status never interleave. */
+  private exclusive<T>(uuid: string, work: () => Promise<T>): Promise<T> {
+    return this.locks.run(uuid, work);
   }
 }
 

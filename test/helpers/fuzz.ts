@@ -172,6 +172,14 @@ function fuzzBody(dice: Dice): Buffer {
     () => Buffer.from(`${'['.repeat(50_000)}${']'.repeat(50_000)}`),
     () => Buffer.from(`{"a":"${'\\u0000'.repeat(100)}"}`),
     () => Buffer.from('\u00ff\u00fe{"schemaVersion":2}', 'latin1'),
+    // A declared media type that cannot be a header value (refused: it would be every pull's Content-Type).
+    () => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: dice.pick(['a/\u2603', 'a/b\u0000', 'a/\u0001', 'a/b\u007f', 'a/b\r\nX: y']), layers: [] })),
+    // Deep JSON in each manifest field: stored as sent, never a 5xx.
+    () => {
+      const field = dice.pick(['subject', 'annotations', 'config', 'layers', 'manifests']);
+      const depth = dice.pick([100, 2_000, 10_000]);
+      return Buffer.from(`{"schemaVersion":2,"${field}":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`);
+    },
   ])();
 }
 
