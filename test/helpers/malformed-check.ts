@@ -126,7 +126,7 @@ async function fetchBlob(layer: Descriptor, where: string, fetcher: ImageFetcher
 /** The tar inside a layer blob, by its magic bytes; a media type that says otherwise is a lie. */
 function decompress(blob: Buffer, mediaType: string, where: string, report: Report): Buffer | undefined {
   const isGzip = blob[0] === 0x1f && blob[1] === 0x8b;
-  const isZstd = blob.readUInt32LE(0) === 0xfd2fb528;
+  const isZstd = blob.length >= 4 && blob.readUInt32LE(0) === 0xfd2fb528;
   const says = GZIP_TYPES.has(mediaType) ? 'gzip' : ZSTD_TYPES.has(mediaType) ? 'zstd' : TAR_TYPES.has(mediaType) ? 'tar' : undefined;
   const is = isGzip ? 'gzip' : isZstd ? 'zstd' : 'tar';
   if (says && says !== is) report('mediatype-lie', `${where} mediaType`);

@@ -294,7 +294,7 @@ export const MALFORMED_KINDS: readonly MalformedKind[] = [
   },
   {
     kind: 'whiteouts',
-    defect: 'a second layer with an opaque whiteout (.wh..wh..opq) and a file whiteout (.wh.<name>)',
+    defect: 'a second layer with an opaque whiteout (malformed/opaque/.wh..wh..opq) and a file whiteout (malformed/.wh.removed)',
     where: 'layers[1] tar',
     build(kind) {
       const lower = layerOf([

@@ -9,8 +9,7 @@
 // always gives the same bytes. The key's public half is here; the signature was computed once with
 // its private half, which was then thrown away (test/malformed-image.test.ts verifies it).
 import { createHash } from 'node:crypto';
-import type { Layer } from './image.js';
-import { KIND_LABEL } from './image.js';
+import { KIND_LABEL, type Layer } from './image.js';
 
 const EPOCH = '1970-01-01T00:00:00Z';
 const INDENT = '   ';
