@@ -31,6 +31,9 @@ const ZSTD_TYPES = new Set(['application/vnd.oci.image.layer.v1.tar+zstd']);
 const TAR_TYPES = new Set(['application/vnd.oci.image.layer.v1.tar', 'application/vnd.docker.image.rootfs.diff.tar']);
 const MAX_MANIFEST = 4 * 1024 * 1024;
 
+/** Kinds whose layers are zstd, which checkImage reads with Debian's zstd. */
+export const ZSTD_KINDS: ReadonlySet<string> = new Set(['mediatype-lie', 'zstd-in-docker']);
+
 interface Descriptor {
   mediaType?: string;
   digest: string;
@@ -140,6 +143,7 @@ function decompress(blob: Buffer, mediaType: string, where: string, report: Repo
   }
   if (isZstd) {
     const result = spawnSync('zstd', ['-d', '-c', '-q'], { input: blob, timeout: 10_000, maxBuffer: 64 << 20 });
+    if (result.error) throw new Error(`zstd could not run (Debian: apt-get install zstd): ${result.error.message}`);
     if (result.status !== 0) return void report('zstd-invalid', `${where} zstd`);
     return result.stdout;
   }

@@ -37,7 +37,7 @@ export interface MalformedKind {
   build(kind: string): MalformedImage;
 }
 
-/** Media types no registry or client defines. */
+/** A layer media type no registry or client defines. */
 export const UNKNOWN_LAYER_TYPE = 'application/vnd.broken-reg.unknown.layer.v1';
 export const OCI_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
 export const DOCKER_FOREIGN_LAYER = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
@@ -57,14 +57,17 @@ function withLayerBlob(kind: string, blob: Buffer, diffId: string, mediaType: st
   return { root: manifest, manifests: [manifest], blobs: [served(config), served(blob)] };
 }
 
+/** A correct one-layer Docker image of the given tar entries. */
 function withEntries(kind: string, entries: TarEntry[]): MalformedImage {
   return correctImage({ kind, layers: [layerOf(entries)] });
 }
 
-function indexOf(root: MalformedManifest, children: MalformedImage[]): MalformedImage {
+/** An index and everything its children serve. */
+function indexImage(root: MalformedManifest, children: MalformedImage[]): MalformedImage {
   return { root, manifests: [root, ...children.flatMap((child) => child.manifests)], blobs: children.flatMap((child) => child.blobs) };
 }
 
+/** A correct OCI image for one platform, to be an index entry. */
 function child(kind: string, platform = LINUX_AMD64): MalformedImage {
   const name = `${platform.os}-${platform.architecture}`;
   return correctImage({ kind: `${kind} ${name}`, format: 'oci', platform, layers: [layerOf(plainEntries(kind, name))] });
@@ -218,7 +221,7 @@ export const MALFORMED_KINDS: readonly MalformedKind[] = [
     where: 'index manifests[0] platform',
     build(kind) {
       const image = child(kind);
-      return indexOf(ociIndex([manifestDescriptor(image.root)]), [image]);
+      return indexImage(ociIndex([manifestDescriptor(image.root)]), [image]);
     },
   },
   {
@@ -234,7 +237,7 @@ export const MALFORMED_KINDS: readonly MalformedKind[] = [
   },
   {
     kind: 'index-nested',
-    defect: "an OCI index whose linux/amd64 entry is another index (which holds the image)",
+    defect: 'an OCI index whose linux/amd64 entry is another index (which holds the image)',
     where: 'index manifests[0]',
     build(kind) {
       const image = child(kind);
