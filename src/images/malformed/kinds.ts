@@ -9,24 +9,34 @@ import {
   correctImage,
   descriptor,
   gzipLayer,
+  imageConfig,
   imageManifest,
   layerOf,
   LINUX_AMD64,
   LINUX_ARM64,
   manifestDescriptor,
-  manifestOf,
   ociIndex,
   plainEntries,
   served,
-  imageConfig,
   type MalformedImage,
-  type MalformedManifest,
   type ServedBlob,
 } from './image.js';
-import { prettySigned, schema1Payload, SCHEMA1_JWK, SCHEMA1_SIGNATURE } from './schema1.js';
-import { file, tarArchive, tarHeader, type TarEntry } from './tar.js';
+import {
+  child,
+  DOCKER_FOREIGN_LAYER,
+  FOREIGN_LAYER_URL,
+  HUGE_HEADER_SIZE,
+  HUGE_MANIFEST_LIMIT,
+  indexImage,
+  OCI_LAYER_ZSTD,
+  schema1,
+  UNKNOWN_LAYER_TYPE,
+  withEntries,
+  withLayerBlob,
+} from './shapes.js';
+import { file, tarArchive, tarHeader } from './tar.js';
 
-export const MALFORMED_REPOSITORY = 'broken/malformed';
+export { MALFORMED_REPOSITORY, HUGE_HEADER_SIZE, HUGE_MANIFEST_LIMIT, FOREIGN_LAYER_URL } from './shapes.js';
 
 export interface MalformedKind {
   kind: string;
@@ -35,51 +45,6 @@ export interface MalformedKind {
   /** Where the defect sits: `layers[i] <part>`, `config ...`, `manifest ...` or `index manifests[i] ...`. */
   where: string;
   build(kind: string): MalformedImage;
-}
-
-/** A layer media type no registry or client defines. */
-export const UNKNOWN_LAYER_TYPE = 'application/vnd.broken-reg.unknown.layer.v1';
-export const OCI_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
-export const DOCKER_FOREIGN_LAYER = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
-export const SCHEMA1_SIGNED = 'application/vnd.docker.distribution.manifest.v1+prettyjws';
-export const SCHEMA1_UNSIGNED = 'application/vnd.docker.distribution.manifest.v1+json';
-/** Where the foreign layer says it lives: the discard port on loopback, where nothing listens. */
-export const FOREIGN_LAYER_URL = 'http://127.0.0.1:9/broken-reg/foreign-layer.tar.gz';
-/** The size manifest-huge exceeds: the 4 MiB that distribution, containerd and containers/image accept. */
-export const HUGE_MANIFEST_LIMIT = 4 * 1024 * 1024;
-/** What the lying tar header claims: a terabyte. */
-export const HUGE_HEADER_SIZE = 2 ** 40;
-
-/** A Docker image of one layer whose tar or blob bytes are given (their digests right). */
-function withLayerBlob(kind: string, blob: Buffer, diffId: string, mediaType: string = MediaType.dockerLayerGzip): MalformedImage {
-  const config = imageConfig(kind, [diffId]);
-  const manifest = imageManifest('docker', descriptor(MediaType.dockerConfig, config), [descriptor(mediaType, blob)]);
-  return { root: manifest, manifests: [manifest], blobs: [served(config), served(blob)] };
-}
-
-/** A correct one-layer Docker image of the given tar entries. */
-function withEntries(kind: string, entries: TarEntry[]): MalformedImage {
-  return correctImage({ kind, layers: [layerOf(entries)] });
-}
-
-/** An index and everything its children serve. */
-function indexImage(root: MalformedManifest, children: MalformedImage[]): MalformedImage {
-  return { root, manifests: [root, ...children.flatMap((child) => child.manifests)], blobs: children.flatMap((child) => child.blobs) };
-}
-
-/** A correct OCI image for one platform, to be an index entry. */
-function child(kind: string, platform = LINUX_AMD64): MalformedImage {
-  const name = `${platform.os}-${platform.architecture}`;
-  return correctImage({ kind: `${kind} ${name}`, format: 'oci', platform, layers: [layerOf(plainEntries(kind, name))] });
-}
-
-function schema1(kind: string, signed: boolean): MalformedImage {
-  const layer = layerOf(plainEntries(kind));
-  const payload = schema1Payload(MALFORMED_REPOSITORY, kind, layer, digestOf(layer.blob));
-  const root = signed
-    ? manifestOf(SCHEMA1_SIGNED, prettySigned(payload, SCHEMA1_JWK, SCHEMA1_SIGNATURE), digestOf(payload))
-    : manifestOf(SCHEMA1_UNSIGNED, payload);
-  return { root, manifests: [root], blobs: [served(layer.blob)] };
 }
 
 export const MALFORMED_KINDS: readonly MalformedKind[] = [
