@@ -7,6 +7,7 @@ import { listen } from '../server/listen.js';
 import { batchLines, formatJson, formatText } from '../server/log.js';
 import { CliError } from './errors.js';
 import { defaultScenarios } from '../scenarios/index.js';
+import { MALFORMED_KINDS } from '../images/malformed/index.js';
 import { addProxyOptions } from '../proxy/index.js';
 
 export function serveCommand(): Command {
@@ -46,7 +47,8 @@ Examples:
 export function scenarioHelp(): string {
   const rows = defaultScenarios().scenarios.map((s) => `  ${s.example.padEnd(40)} ${s.summary}`);
   const proxy = `  ${'<[host/]repository>:<tag>'.padEnd(40)} Anything else: pulled through from --upstream (or the named host) and cached.`;
-  return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows, proxy].join('\n');
+  const kinds = MALFORMED_KINDS.map((k) => `  ${k.kind.padEnd(20)} ${k.defect} (${k.where})`);
+  return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows, proxy, '', 'broken/malformed:<kind>, one defect each:', ...kinds].join('\n');
 }
 
 async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<void> {
