@@ -61,6 +61,7 @@ export async function listen(app: Listenable, options: ListenOptions): Promise<R
   const server = options.tls
     ? https.createServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, handler)
     : http.createServer(serverOptions, handler);
+  if (options.tls) answerPlainHttp(server);
   // Node answers an Expect it does not know (anything but 100-continue) itself; ours carries the envelope.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     const { status, headers, body } = envelope(new RegistryError('EXPECTATION_FAILED', `Expect: ${String(req.headers.expect).slice(0, 100)} is not supported`));
@@ -97,6 +98,29 @@ export async function listen(app: Listenable, options: ListenOptions): Promise<R
         timer.unref();
       }),
   };
+}
+
+/**
+ * A plain-HTTP request on the TLS port gets a 400 saying so, as Go registries answer, instead of a
+ * connection closed without a word (containerd users then see why). The first byte tells: a TLS
+ * handshake starts with 0x16; anything else is given the answer and closed.
+ */
+function answerPlainHttp(server: http.Server): void {
+  const tlsListeners = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    socket.on('error', () => socket.destroy());
+    socket.once('data', (first: Buffer) => {
+      socket.pause();
+      socket.unshift(first);
+      if (first[0] === 0x16) {
+        for (const listener of tlsListeners) listener.call(server, socket);
+        return;
+      }
+      // Ended and then dropped: the rest of what the client sent is never read.
+      socket.end(rawResponse(400, 'Bad Request', new RegistryError('BAD_REQUEST', 'client sent an HTTP request to an HTTPS server')), () => socket.destroy());
+    });
+  });
 }
 
 /**
