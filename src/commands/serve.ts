@@ -59,8 +59,8 @@ function nestedForm(scenario: Scenario): [string, string] {
   const kinds = [...new Set(Object.keys(scenario.operations).map((operation) => operation.split('.')[0]))];
   const requests = `${kinds.slice(0, -1).join(', ')}${kinds.length > 1 ? ' and ' : ''}${kinds.at(-1)} requests`;
   const name = `${NAMESPACE}/${scenario.name}/${placeholder?.name ?? '<path>'}`;
-  if (!placeholder) return [name, `The same for any repository below ${NAMESPACE}/${scenario.name}/ (${requests}).`];
-  return [name, `The same for ${requests}, ${placeholder.name} from the path: ${placeholder.description}.`];
+  if (!placeholder) return [name, `As above for any repository below ${NAMESPACE}/${scenario.name}/ (${requests}).`];
+  return [name, `As above for ${requests}, with ${placeholder.name} in the path: ${placeholder.description}.`];
 }
 
 async function serve(flags: ServeFlags, io: Io): Promise<void> {
