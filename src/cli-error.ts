@@ -8,7 +8,6 @@ export class CliError extends Error {
     readonly exitCode: 1 | 2 = 1,
   ) {
     super(message);
-    this.name = new.target.name;
   }
 }
 
