@@ -3,13 +3,13 @@
 // exit 1 and one line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import tar from 'tar-stream';
 import { makeTempDir } from './helpers/registry.js';
 import { runCli } from './helpers/cli.js';
+import { tarOf } from './helpers/tarballs.js';
 import { requireTools } from './helpers/run.js';
 import { startUnderTerminal, until, within } from './helpers/terminal.js';
 
@@ -55,18 +55,12 @@ test('prepare - on a 0-column terminal: no loop, and SIGTERM stops an import wai
   const fifo = path.join(dir, 'stdin');
   await promisify(execFile)('mkfifo', [fifo]);
   const cli = await startUnderTerminal(t, ['prepare', '-', '--store', store], { columns: 0, stdin: fifo });
-  // A tarball that starts and never ends: one entry of 8 MiB, of which 1 MiB arrives.
-  const writer = await fs.open(fifo, 'w');
-  const pack = tar.pack();
-  const sink = writer.createWriteStream();
-  sink.on('error', () => undefined); // EPIPE once prepare has gone: expected
-  pack.on('error', () => undefined);
-  t.after(() => {
-    pack.destroy();
-    sink.destroy();
-  });
-  pack.pipe(sink);
-  pack.entry({ name: 'blobs/sha256/big', size: 8 << 20 }).write(Buffer.alloc(1 << 20, 7));
+  // A tarball that starts and never ends: the first MiB of an 8 MiB entry, from a writer that then
+  // holds the pipe open without writing (a shell, so no write of ours can fail once prepare is gone).
+  const partial = path.join(dir, 'partial.tar');
+  await fs.writeFile(partial, (await tarOf([{ name: 'blobs/sha256/big', content: Buffer.alloc(8 << 20, 7) }])).subarray(0, 512 + (1 << 20)));
+  const writer = spawn('sh', ['-c', '{ cat "$1"; exec sleep 120; } > "$2"', 'sh', partial, fifo], { stdio: 'ignore' });
+  t.after(() => void writer.kill('SIGKILL'));
   await until(() => writing(store), () => `prepare never wrote the entry:\n${cli.output()}`);
   assert.ok(cli.bytes() < BOUNDED, `${cli.bytes()} bytes of progress before the signal`);
   process.kill(cli.pid, 'SIGTERM');
