@@ -1,15 +1,13 @@
 // Configuration for serve: defaults < environment < flags, validated once and passed down.
 import os from 'node:os';
 import path from 'node:path';
-import { UsageError } from './config-error.js';
+import { UsageError } from './cli-error.js';
 import { parseDuration } from './params/duration.js';
 import { parseSize } from './params/size.js';
 import { parseWarningRule, type WarningRule } from './server/warnings.js';
 import { MAX_SYNTHETIC_REPOS, syntheticRepositories, type CatalogOptions } from './registry/catalog.js';
 import { DEFAULT_UPLOAD_TIMEOUT_MS } from './store/uploads.js';
 import { resolveProxyOptions, type ProxyFlags, type ProxyOptions } from './proxy/index.js';
-
-export { UsageError };
 
 export interface Limits {
   /** Longest broken/timeout wait, in milliseconds. */
@@ -99,7 +97,7 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
             ),
     },
     warnings: (flags.warning ?? []).map(parseWarningRule),
-    proxy: resolveProxyOptions(flags, env),
+    proxy: resolveProxyOptions(flags),
     uploadTimeoutMs: flags.uploadTimeout ? positiveDuration(flags.uploadTimeout, '--upload-timeout') : DEFAULT_UPLOAD_TIMEOUT_MS,
   };
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { makeTempDir } from './helpers/registry.js';
+import { defaultScenarios } from '../src/scenarios/index.js';
 import { runCli, startServeCli } from './helpers/cli.js';
 
 const exec = promisify(execFile);
@@ -75,4 +76,20 @@ test('usage errors exit 2 with one line; an unusable port exits 1', async (t) =>
   assert.match(help.stdout, /broken\/error:404/);
   assert.match(help.stdout, /--max-timeout/);
   await fs.access(store);
+});
+
+test('serve --help lists every scenario from its metadata, the nested forms (broken/error/<status>) included', async () => {
+  const help = await runCli(['serve', '--help'], { timeoutMs: 15_000 });
+  assert.equal(help.code, 0, help.stderr);
+  const table = defaultScenarios();
+  for (const scenario of table.scenarios) {
+    assert.ok(help.stdout.includes(`${scenario.example} `), `${scenario.example} is not in serve --help`);
+    assert.ok(help.stdout.includes(scenario.summary), `the summary of broken/${scenario.name} is not in serve --help`);
+    if (scenario.nested) assert.match(help.stdout, new RegExp(`^  broken/${scenario.name}/<\\w+> +As above`, 'm'), `no nested form of broken/${scenario.name}`);
+    for (const parameter of scenario.parameters.filter((p) => p.name.startsWith('<'))) {
+      assert.ok(help.stdout.includes(parameter.description), `the ${parameter.name} of broken/${scenario.name} is not described`);
+    }
+  }
+  for (const decorator of table.decorators ?? []) assert.ok(help.stdout.includes(`broken/${decorator.name}/<rules>/<repository>`));
+  assert.match(help.stdout, /^  broken\/error\/<status> +As above for manifest, blob and tags requests, with <status> in the path/m);
 });

@@ -10,20 +10,20 @@ import path from 'node:path';
 const ALLOWED: Record<string, readonly string[]> = {
   oci: [],
   clock: [],
-  'config-error': [],
+  'cli-error': [],
   ui: [],
   params: ['oci'],
   store: ['oci'],
   inspect: ['oci', 'store'],
-  images: ['oci', 'params', 'store'],
+  images: ['oci', 'params', 'store', 'cli-error'],
   http: ['oci', 'store'],
   registry: ['oci', 'http', 'store'],
   scenarios: ['oci', 'params', 'http', 'registry', 'store', 'images'],
-  proxy: ['oci', 'params', 'http', 'registry', 'store', 'config-error'],
-  server: ['oci', 'clock', 'config-error', 'params', 'store', 'http', 'registry', 'scenarios', 'proxy', 'images'],
-  config: ['oci', 'config-error', 'params', 'store', 'registry', 'proxy', 'server'],
-  commands: ['oci', 'clock', 'config-error', 'config', 'params', 'store', 'images', 'inspect', 'scenarios', 'proxy', 'server', 'ui'],
-  cli: ['config-error', 'config', 'commands', 'ui'],
+  proxy: ['oci', 'params', 'http', 'registry', 'store', 'cli-error'],
+  server: ['oci', 'clock', 'cli-error', 'params', 'store', 'http', 'registry', 'scenarios', 'proxy', 'images'],
+  config: ['oci', 'cli-error', 'params', 'store', 'registry', 'proxy', 'server'],
+  commands: ['oci', 'clock', 'cli-error', 'config', 'params', 'store', 'images', 'inspect', 'scenarios', 'proxy', 'server', 'ui'],
+  cli: ['cli-error', 'config', 'commands', 'ui'],
 };
 
 const SRC = path.resolve(import.meta.dirname, '../../src');

@@ -7,8 +7,9 @@ import { Allowlist, isPrivateAddress, matchesPattern, parseHostPattern, type Hos
 import { hostOfAuthKey, parseDockerConfig } from '../src/proxy/docker-config.js';
 import { parseWwwAuthenticate } from '../src/proxy/auth.js';
 import { Command } from 'commander';
-import { addProxyOptions, resolveProxyOptions, type ProxyFlags } from '../src/proxy/options.js';
-import { UsageError } from '../src/config-error.js';
+import { resolveProxyOptions, type ProxyFlags } from '../src/proxy/options.js';
+import { addProxyOptions } from '../src/commands/options.js';
+import { UsageError } from '../src/cli-error.js';
 
 const quay: DefaultUpstream = { host: 'quay.io', prefix: '' };
 
@@ -105,17 +106,17 @@ test('WWW-Authenticate challenges parse, quoted or not, one or several', () => {
 });
 
 test('proxy flags are validated into options', () => {
-  const defaults = resolveProxyOptions({}, {});
+  const defaults = resolveProxyOptions({});
   assert.deepEqual(defaults.upstream, { host: 'quay.io', prefix: '' });
   assert.equal(defaults.ttlMs, 5 * 60_000);
   assert.ok(defaults.allowlist.allows('docker.io') && defaults.allowlist.allows('public.ecr.aws') && !defaults.allowlist.allows('evil.example'));
   assert.equal(defaults.allowlist.mayReachPrivate('quay.io'), false);
-  const local = resolveProxyOptions({ upstream: '127.0.0.1:5001', allowUpstream: ['*.corp.example'], upstreamInsecure: ['127.0.0.1:5001'], proxyTtl: '1m30s' }, {});
+  const local = resolveProxyOptions({ upstream: '127.0.0.1:5001', allowUpstream: ['*.corp.example'], upstreamInsecure: ['127.0.0.1:5001'], proxyTtl: '1m30s' });
   assert.equal(local.ttlMs, 90_000);
   assert.ok(local.allowlist.allows('127.0.0.1:5001') && local.allowlist.mayReachPrivate('127.0.0.1:5001'), 'an explicit --upstream is allowed');
   assert.ok(!local.allowlist.allows('docker.io'), '--allow-upstream replaces the defaults');
   for (const flags of [{ upstream: 'bad host' }, { allowUpstream: ['*'] }, { upstreamInsecure: ['a/b'] }, { proxyTtl: '5' }, { proxyTtl: '-1s' }]) {
-    assert.throws(() => resolveProxyOptions(flags, {}), UsageError, JSON.stringify(flags));
+    assert.throws(() => resolveProxyOptions(flags), UsageError, JSON.stringify(flags));
   }
 });
 
@@ -125,7 +126,7 @@ test('addProxyOptions adds the four flags, repeatable where they should be', () 
     '--upstream-insecure', '127.0.0.1:5001', '--proxy-ttl', '30s'], { from: 'user' });
   const flags = command.opts<ProxyFlags>();
   assert.deepEqual(flags, { upstream: '127.0.0.1:5001/broken/prepared', allowUpstream: ['a.example', '*.b.example'], upstreamInsecure: ['127.0.0.1:5001'], proxyTtl: '30s' });
-  const options = resolveProxyOptions(flags, {});
+  const options = resolveProxyOptions(flags);
   assert.equal(options.ttlMs, 30_000);
   assert.ok(options.allowlist.allows('x.b.example') && options.allowlist.allows('127.0.0.1:5001'));
   assert.match(command.helpInformation(), /--allow-upstream <pattern>/);

@@ -34,3 +34,36 @@ test('README gives the two commands', async () => {
   assert.match(readme, /npm ci && npm start/);
   assert.match(readme, /^npm test\b/m);
 });
+
+const ROOT = path.dirname(README);
+
+async function packageJson(): Promise<{ license: string; engines: { node: string } }> {
+  return JSON.parse(await fs.readFile(path.join(ROOT, 'package.json'), 'utf8'));
+}
+
+test('README states the Node version package.json engines asks for', async () => {
+  const readme = await fs.readFile(README, 'utf8');
+  const { engines } = await packageJson();
+  const minimum = /^>=(\d+\.\d+\.\d+)$/.exec(engines.node)?.[1];
+  assert.ok(minimum, `engines.node is "${engines.node}", expected >=X.Y.Z`);
+  assert.ok(readme.includes(`Node.js ${minimum} or newer`), `README does not say "Node.js ${minimum} or newer"`);
+  const stated = [...readme.matchAll(/Node(?:\.js)? (\d+(?:\.\d+)*) or newer/g)].map((m) => m[1]);
+  assert.deepEqual([...new Set(stated)], [minimum], 'every stated Node version is the engines one');
+});
+
+test('LICENSE is the license package.json names', async () => {
+  const { license } = await packageJson();
+  const first = { MIT: 'MIT License' }[license];
+  assert.ok(first, `no LICENSE text known for "${license}"`);
+  const text = await fs.readFile(path.join(ROOT, 'LICENSE'), 'utf8');
+  assert.equal(text.split('\n')[0], first);
+  assert.match(text, /Permission is hereby granted, free of charge/);
+});
+
+test('README says how to run broken-reg by name and how to pass flags through npm start', async () => {
+  const readme = await fs.readFile(README, 'utf8');
+  assert.match(readme, /^npx broken-reg serve/m);
+  assert.match(readme, /^npm link\b/m);
+  assert.match(readme, /^npm install -g \./m);
+  assert.match(readme, /`npm start -- --port \d+/);
+});

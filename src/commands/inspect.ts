@@ -11,20 +11,15 @@ import { collectTree } from '../inspect/tree.js';
 import { parseImageRef } from '../inspect/ref.js';
 import { renderStore } from '../inspect/render.js';
 import { renderTree } from '../inspect/render-tree.js';
-import { CliError } from './errors.js';
+import { CliError } from '../cli-error.js';
+import type { Io } from './io.js';
 
 export interface InspectFlags {
   json?: boolean;
   store?: string;
 }
 
-/** What the command reads from outside; tests and embedders may pass their own. */
-export interface InspectDeps {
-  ui?: Ui;
-  env?: NodeJS.ProcessEnv;
-}
-
-export function inspectCommand(deps: InspectDeps = {}): Command {
+export function inspectCommand(io: Io): Command {
   return new Command('inspect')
     .description('List what the store holds, or show one image tree: index, platform manifests, config and layers.')
     .argument('[ref]', 'repo:tag, repo@sha256:<hex>, or repo (meaning repo:latest)')
@@ -44,7 +39,7 @@ Examples:
   BLOB_DIR=/tmp/reg broken-reg inspect --json | jq '.orphanBlobs'`,
     )
     .action(async (ref: string | undefined, flags: InspectFlags) => {
-      await inspect(ref, flags, deps.ui ?? createUi(), deps.env ?? process.env);
+      await inspect(ref, flags, createUi(io), io.env);
     });
 }
 

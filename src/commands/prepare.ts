@@ -5,10 +5,13 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Command } from 'commander';
 import { defaultStore } from '../config.js';
-import { FsStore } from '../store/store.js';
+import { FsStore, type Store } from '../store/store.js';
 import { createUi, type Ui } from '../ui.js';
-import { ImportError, PREPARED_ROOT, checkTarget, importTarball, type ImportResult } from '../images/import/index.js';
-import { CliError } from './errors.js';
+import { PREPARED_ROOT, checkTarget, importTarball, type ImportResult } from '../images/import/index.js';
+import { formatSize } from '../inspect/table.js';
+import { CliError } from '../cli-error.js';
+import { checkStoreDir } from './store-dir.js';
+import type { Io } from './io.js';
 
 interface PrepareFlags {
   tag?: string;
@@ -19,7 +22,7 @@ interface PrepareFlags {
   json?: boolean;
 }
 
-export function prepareCommand(): Command {
+export function prepareCommand(io: Io): Command {
   return new Command('prepare')
     .description('Import a docker save or OCI image-layout tarball into broken/prepared.')
     .argument('<tarball>', 'tarball path (may be gzipped), or - for stdin')
@@ -44,32 +47,36 @@ Formats:
 Nothing is written unless the whole import succeeds; a failed import leaves the store as it was.
 --no-verify skips digest and completeness checks, so broken content can be served on purpose.
 
-Exit codes: 0 imported, 1 bad or unreadable tarball, 2 bad usage.
+SIGINT or SIGTERM stops the import at once, and nothing is imported.
+
+Exit codes: 0 imported, 1 bad or unreadable tarball, unusable store or interrupted, 2 bad usage.
 Examples:
   docker save busybox:1.36 | broken-reg prepare -
   skopeo copy docker://quay.io/libpod/alpine oci-archive:alpine.tar && broken-reg prepare alpine.tar --tag alpine
   broken-reg prepare image.tar --tag broken --repo broken/prepared/team/app --no-verify`,
     )
     .action(async (tarball: string, flags: PrepareFlags) => {
-      await prepare(tarball, flags, process.stdin, process.env);
+      await prepare(tarball, flags, io);
     });
 }
 
-async function prepare(tarball: string, flags: PrepareFlags, stdin: Readable, env: NodeJS.ProcessEnv): Promise<void> {
-  const ui = createUi();
+async function prepare(tarball: string, flags: PrepareFlags, io: Io): Promise<void> {
+  checkTarget(flags.repo, flags.tag);
+  const dir = path.resolve(flags.store ?? defaultStore(io.env));
+  const input = tarball === '-' ? io.stdin : await openFile(tarball);
   try {
-    checkTarget(flags.repo, flags.tag);
-  } catch (error) {
-    throw asCliError(error);
+    await checkStoreDir(dir);
+    await importInto(await FsStore.open(dir), input, tarball === '-' ? 'stdin' : path.basename(tarball), flags, io);
+  } finally {
+    input.destroy();
   }
-  const input = tarball === '-' ? stdin : await openFile(tarball);
-  const store = await FsStore.open(path.resolve(flags.store ?? defaultStore(env)));
-  const label = tarball === '-' ? 'stdin' : path.basename(tarball);
-  const progress = ui.progress(`Importing ${label}`);
+}
+
+async function importInto(store: Store, input: Readable, label: string, flags: PrepareFlags, io: Io): Promise<void> {
+  const ui = createUi(io);
   const controller = new AbortController();
-  const interrupt = () => controller.abort();
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
+  const stopListening = io.signals.onStop(() => controller.abort());
+  const progress = ui.progress(`Importing ${label}`);
   let shown = 0;
   try {
     const result = await importTarball(store, input, {
@@ -81,17 +88,17 @@ async function prepare(tarball: string, flags: PrepareFlags, stdin: Readable, en
       onProgress: (bytes) => {
         if (bytes - shown < 8 << 20) return;
         shown = bytes;
-        progress.update(`Importing ${label}: ${formatBytes(bytes)} read`);
+        progress.update(`Importing ${label}: ${formatSize(bytes)} read`);
       },
     });
-    progress.succeed(`Imported ${label}: ${formatBytes(result.bytesRead)}, ${result.images.length} tag(s), ${result.blobsAdded} new blob(s)`);
+    progress.succeed(`Imported ${label}: ${formatSize(result.bytesRead)}, ${result.images.length} tag(s), ${result.blobsAdded} new blob(s)`);
     render(ui, result, Boolean(flags.json));
   } catch (error) {
     progress.fail(`Import of ${label} failed`);
-    throw asCliError(error);
+    throw error;
   } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
+    stopListening();
+    await store.close();
   }
 }
 
@@ -115,20 +122,4 @@ async function openFile(file: string): Promise<Readable> {
   } catch (error) {
     throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-}
-
-function asCliError(error: unknown): unknown {
-  if (error instanceof ImportError) return new CliError(error.message, error.exitCode);
-  return error;
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }

@@ -1,16 +1,18 @@
 // broken-reg serve: boots the registry on a store and serves until SIGINT or SIGTERM.
 import fs from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { resolveServeConfig, type ServeFlags } from '../config.js';
+import { resolveServeConfig, type ServeConfig, type ServeFlags } from '../config.js';
 import { buildRegistry } from '../server/build.js';
-import { listen } from '../server/listen.js';
+import { listen, type RunningServer } from '../server/listen.js';
 import { batchLines, formatJson, formatText } from '../server/log.js';
-import { CliError } from './errors.js';
-import { defaultScenarios } from '../scenarios/index.js';
-import { MALFORMED_KINDS } from '../images/malformed/index.js';
-import { addProxyOptions } from '../proxy/index.js';
+import { CliError } from '../cli-error.js';
+import { defaultScenarios, NAMESPACE, type ScenarioTable } from '../scenarios/index.js';
+import type { Scenario } from '../scenarios/scenario.js';
+import { addProxyOptions, collect } from './options.js';
+import { checkStoreDir } from './store-dir.js';
+import type { Io } from './io.js';
 
-export function serveCommand(): Command {
+export function serveCommand(io: Io): Command {
   const command = new Command('serve')
     .description('Start the registry on a store directory.')
     .option('--host <host>', 'address to listen on (env BIND_HOST)', undefined)
@@ -26,14 +28,10 @@ export function serveCommand(): Command {
     .option('--catalog-repos <n>', 'answer /v2/_catalog with n synthetic repositories (env V2_CATALOG_NUM_REPOS)')
     .option('--upload-timeout <duration>', 'remove upload sessions untouched this long (default 1h)')
     .option('--warning <probability:message>', 'add Warning: 299 - "message" to that share of responses (repeatable)', collect)
-    .addHelpText('after', () => `\n${scenarioHelp()}\n${EXAMPLES}`);
+    .addHelpText('after', () => `\n${scenarioHelp(defaultScenarios())}\n${EXAMPLES}`);
   return addProxyOptions(command).action(async (flags: ServeFlags) => {
-    await serve(flags, process.env);
+    await serve(flags, io);
   });
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 const EXAMPLES = `Defaults: host 127.0.0.1, port 5000, store ~/broken-reg. Durations use Go syntax (300ms, 1.5s, 2m).
@@ -43,40 +41,68 @@ Examples:
   docker pull localhost:5000/broken/error:503
   skopeo copy --dest-tls-verify=false docker-archive:img.tar docker://localhost:5000/broken/prepared:img`;
 
-/** The scenario table, from the scenarios' own metadata. */
-export function scenarioHelp(): string {
-  const rows = defaultScenarios().scenarios.map((s) => `  ${s.example.padEnd(40)} ${s.summary}`);
-  const proxy = `  ${'<[host/]repository>:<tag>'.padEnd(40)} Anything else: pulled through from --upstream (or the named host) and cached.`;
-  const kinds = MALFORMED_KINDS.map((k) => `  ${k.kind.padEnd(20)} ${k.defect} (${k.where})`);
-  return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows, proxy, '', 'broken/malformed:<kind>, one defect each:', ...kinds].join('\n');
+/** The scenario table, from the scenarios' own metadata: each scenario, its nested form, each decorator. */
+export function scenarioHelp(table: ScenarioTable): string {
+  const row = (name: string, summary: string) => `  ${name.padEnd(40)} ${summary}`;
+  const rows = table.scenarios.flatMap((s) => [row(s.example, s.summary), ...(s.nested ? [row(...nestedForm(s))] : [])]);
+  const decorators = (table.decorators ?? []).map((d) => row(`${NAMESPACE}/${d.name}/<rules>/<repository>`, `${d.summary} e.g. ${d.example}`));
+  const proxy = row('<[host/]repository>:<tag>', 'Anything else: pulled through from --upstream (or the named host) and cached.');
+  return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows, ...decorators, proxy].join('\n');
 }
 
-async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<void> {
-  const config = resolveServeConfig(flags, env);
+/**
+ * `broken/<name>/<path>`: a nested scenario owns the names below its own. A parameter written as a
+ * placeholder (`<status>`) is the path it takes there; the requests it answers come from its table.
+ */
+function nestedForm(scenario: Scenario): [string, string] {
+  const placeholder = scenario.parameters.find((p) => p.name.startsWith('<'));
+  const kinds = [...new Set(Object.keys(scenario.operations).map((operation) => operation.split('.')[0]))];
+  const requests = `${kinds.slice(0, -1).join(', ')}${kinds.length > 1 ? ' and ' : ''}${kinds.at(-1)} requests`;
+  const name = `${NAMESPACE}/${scenario.name}/${placeholder?.name ?? '<path>'}`;
+  if (!placeholder) return [name, `As above for any repository below ${NAMESPACE}/${scenario.name}/ (${requests}).`];
+  return [name, `As above for ${requests}, with ${placeholder.name} in the path: ${placeholder.description}.`];
+}
+
+async function serve(flags: ServeFlags, io: Io): Promise<void> {
+  const config = resolveServeConfig(flags, io.env);
   const format = config.logFormat === 'json' ? formatJson : formatText;
   const tls = config.tlsCert && config.tlsKey ? await readTls(config.tlsCert, config.tlsKey) : undefined;
-  const output = batchLines((text) => process.stdout.write(text));
+  await checkStoreDir(config.store);
+  const output = batchLines((text) => io.stdout.write(text));
   const registry = await buildRegistry({
     config,
-    env,
+    env: io.env,
     log: (entry) => output.line(format(entry)),
-    expireUploads: { onError: (error) => process.stderr.write(`broken-reg: upload expiry: ${(error as Error).message}\n`) },
+    expireUploads: { onError: (error) => io.stderr.write(`broken-reg: upload expiry: ${(error as Error).message}\n`) },
   });
-  const running = await listen(registry.app, { host: config.host, port: config.port, tls }).catch((error: NodeJS.ErrnoException) => {
-    throw new CliError(`cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`);
-  });
-  process.stdout.write(`broken-reg listening on ${running.url} (store ${config.store})\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      process.stderr.write(`broken-reg: ${signal}, shutting down\n`);
-      void running.close(5_000).then(() => registry.close()).then(() => {
-        output.flush();
-        resolve();
-      });
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  let running: RunningServer;
+  try {
+    running = await listen(registry.app, { host: config.host, port: config.port, tls });
+  } catch (error) {
+    await registry.close();
+    throw listenError(config, error as NodeJS.ErrnoException);
+  }
+  io.stdout.write(`broken-reg listening on ${running.url} (store ${config.store})\n`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => io.signals.onStop(resolve));
+  io.stderr.write(`broken-reg: ${signal}, shutting down\n`);
+  await running.close(5_000);
+  await registry.close();
+  output.flush();
+}
+
+function listenError({ host, port }: ServeConfig, error: NodeJS.ErrnoException): CliError {
+  const where = `cannot listen on ${host}:${port}`;
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new CliError(`${where}: EADDRINUSE, port ${port} is already in use; choose another with --port <n>, or --port 0 for any free port`);
+    case 'EACCES':
+      return new CliError(`${where}: EACCES, port ${port} needs privileges here; choose one above 1023 with --port <n>, or --port 0`);
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+      return new CliError(`${where}: ${error.code}, ${host} is not an address of this machine; choose another with --host`);
+    default:
+      return new CliError(`${where}: ${error.code ?? error.message}`);
+  }
 }
 
 async function readTls(certFile: string, keyFile: string) {

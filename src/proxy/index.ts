@@ -1,7 +1,6 @@
 // The pull-through proxy: names outside broken/ come from upstream registries, cached in the store.
 export { createProxyScenario, type ProxyParts } from './scenario.js';
 export {
-  addProxyOptions,
   resolveProxyOptions,
   DEFAULT_ALLOWED_UPSTREAMS,
   DEFAULT_PROXY_TTL,

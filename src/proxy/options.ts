@@ -1,6 +1,6 @@
-// The proxy's configuration: the four serve flags, validated once into ProxyOptions.
-import type { Command } from 'commander';
-import { UsageError } from '../config-error.js';
+// The proxy's configuration: the four serve flags (registered by commands/options.ts), validated once
+// into ProxyOptions.
+import { UsageError } from '../cli-error.js';
 import { parseDuration } from '../params/duration.js';
 import { Allowlist, parseHostPattern, type HostPattern } from './allowlist.js';
 import { DOCKER_HUB, parseDefaultUpstream, type DefaultUpstream } from './upstream-name.js';
@@ -39,7 +39,7 @@ export interface ProxyFlags {
   proxyTtl?: string;
 }
 
-export function resolveProxyOptions(flags: ProxyFlags, _env: NodeJS.ProcessEnv = {}): ProxyOptions {
+export function resolveProxyOptions(flags: ProxyFlags): ProxyOptions {
   const upstream = parseDefaultUpstream(flags.upstream ?? DEFAULT_UPSTREAM);
   if (typeof upstream === 'string') throw new UsageError(`--upstream: ${upstream}`);
   const given = flags.allowUpstream ?? [];
@@ -65,25 +65,4 @@ function requirePattern(flag: string, text: string, explicit: boolean): HostPatt
   const pattern = parseHostPattern(text, explicit);
   if (typeof pattern === 'string') throw new UsageError(`${flag}: ${pattern}`);
   return pattern;
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-/** Adds --upstream, --allow-upstream, --upstream-insecure and --proxy-ttl to a command. */
-export function addProxyOptions(command: Command): Command {
-  return command
-    .option(
-      '--upstream <host>',
-      `registry for names without a host, host[:port][/repository-prefix] (default ${DEFAULT_UPSTREAM})`,
-    )
-    .option(
-      '--allow-upstream <pattern>',
-      `host the proxy may fetch from: host, host:port or *.domain (repeatable; default the upstream plus ${DEFAULT_ALLOWED_UPSTREAMS.join(', ')}). ` +
-        'Private and loopback addresses need an exact pattern',
-      collect,
-    )
-    .option('--upstream-insecure <host>', 'talk plain HTTP to this upstream host[:port] (repeatable; default HTTPS)', collect)
-    .option('--proxy-ttl <duration>', `re-check a cached tag upstream at most this often (default ${DEFAULT_PROXY_TTL})`);
 }

@@ -1,7 +1,7 @@
 // Warning headers with a configured probability: `--warning 0.25:"message"` adds
 // `Warning: 299 - "message"` to about a quarter of all responses.
 import type { NextFunction, Request, Response } from 'express';
-import { UsageError } from '../config-error.js';
+import { UsageError } from '../cli-error.js';
 
 export interface WarningRule {
   probability: number;

@@ -12,12 +12,21 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: Buffer | string; timeoutMs?: number } = {}): Promise<CliResult> {
+export interface RunCliOptions {
+  env?: NodeJS.ProcessEnv;
+  input?: Buffer | string;
+  timeoutMs?: number;
+  /** Run as this user and group (the test process must be root to change them). */
+  user?: { uid: number; gid: number };
+}
+
+export function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
       timeout: options.timeoutMs ?? 60_000,
       killSignal: 'SIGKILL',
+      ...options.user,
     });
     let stdout = '';
     let stderr = '';

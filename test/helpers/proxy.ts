@@ -41,7 +41,7 @@ export async function startProxy(t: TestContext, start: ProxyStart): Promise<Pro
   const config = resolveServeConfig({ store: storeDir, port: '0' }, {});
   const store = await FsStore.open(storeDir);
   const deps: ServerDeps = { store, uploads: new Uploads(store, () => clock.now()), config, clock, random: Math.random };
-  const resolved = resolveProxyOptions(start.flags, {});
+  const resolved = resolveProxyOptions(start.flags);
   const options = start.adjust ? start.adjust(resolved) : resolved;
   const proxy = createProxyScenario(options, { clock, env: start.env ?? { DOCKER_CONFIG: storeDir }, lookup: start.lookup });
   const logs: RequestLogEntry[] = [];

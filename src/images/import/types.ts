@@ -1,5 +1,6 @@
 // Shared shapes of a tarball import: what was read from the tar, the plan it becomes, and its error.
 import type { Digest } from '../../oci/digest.js';
+import { CliError } from '../../cli-error.js';
 
 /** A regular file of the tarball, already streamed into the store as a blob. */
 export interface TarFile {
@@ -51,16 +52,8 @@ export interface SelectOptions {
   verify: boolean;
 }
 
-/** A failure of the import; exitCode 2 when the fix is a different command line. */
-export class ImportError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: 1 | 2 = 1,
-  ) {
-    super(message);
-    this.name = 'ImportError';
-  }
-}
+/** A failure of the import, told to the user as is; exitCode 2 when the fix is a different command line. */
+export class ImportError extends CliError {}
 
 /** Manifests, index.json and manifest.json bigger than this are refused (as registries do). */
 export const MAX_METADATA_BYTES = 4 * 1024 * 1024;

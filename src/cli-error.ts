@@ -1,0 +1,19 @@
+// The one error the CLI turns into an exit code: a one-line message, and exit 1 (the work failed) or
+// 2 (the command line is wrong). Thrown by the commands and by what checks their input (config, proxy
+// options, warning rules, tarball import); cli.ts main() catches it once. It imports nothing, so any
+// layer may throw it.
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** Bad flags or configuration: exit 2. */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
