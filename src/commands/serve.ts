@@ -8,6 +8,7 @@ import { batchLines, formatJson, formatText } from '../server/log.js';
 import { CliError } from '../cli-error.js';
 import { defaultScenarios, NAMESPACE, type ScenarioTable } from '../scenarios/index.js';
 import type { Scenario } from '../scenarios/scenario.js';
+import { MALFORMED_KINDS } from '../images/malformed/index.js';
 import { addProxyOptions, collect } from './options.js';
 import { checkStoreDir } from './store-dir.js';
 import type { Io } from './io.js';
@@ -47,7 +48,8 @@ export function scenarioHelp(table: ScenarioTable): string {
   const rows = table.scenarios.flatMap((s) => [row(s.example, s.summary), ...(s.nested ? [row(...nestedForm(s))] : [])]);
   const decorators = (table.decorators ?? []).map((d) => row(`${NAMESPACE}/${d.name}/<rules>/<repository>`, `${d.summary} e.g. ${d.example}`));
   const proxy = row('<[host/]repository>:<tag>', 'Anything else: pulled through from --upstream (or the named host) and cached.');
-  return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows, ...decorators, proxy].join('\n');
+  const kinds = MALFORMED_KINDS.map((k) => `  ${k.kind.padEnd(20)} ${k.defect} (${k.where})`);
+  return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows, ...decorators, proxy, '', 'broken/malformed:<kind>, one defect each:', ...kinds].join('\n');
 }
 
 /**
