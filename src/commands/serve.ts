@@ -8,6 +8,7 @@ import { batchLines, formatJson, formatText } from '../server/log.js';
 import { CliError } from './errors.js';
 import { defaultScenarios } from '../scenarios/index.js';
 import { addProxyOptions } from '../proxy/index.js';
+import { addAuthOptions } from '../auth/options.js';
 
 export function serveCommand(): Command {
   const command = new Command('serve')
@@ -26,7 +27,7 @@ export function serveCommand(): Command {
     .option('--upload-timeout <duration>', 'remove upload sessions untouched this long (default 1h)')
     .option('--warning <probability:message>', 'add Warning: 299 - "message" to that share of responses (repeatable)', collect)
     .addHelpText('after', () => `\n${scenarioHelp()}\n${EXAMPLES}`);
-  return addProxyOptions(command).action(async (flags: ServeFlags) => {
+  return addAuthOptions(addProxyOptions(command)).action(async (flags: ServeFlags) => {
     await serve(flags, process.env);
   });
 }

@@ -66,6 +66,22 @@ export function decoratedName(table: ScenarioTable, name: string): { decorator: 
   return { decorator, rules, inner: inner.join('/') };
 }
 
+/** True when a decorator that challenges for itself (broken/auth) wraps the name, at any depth. */
+export function selfAuthenticated(table: ScenarioTable, name: string): boolean {
+  for (let current = name, depth = 0; depth < 32; depth++) {
+    let decorated: ReturnType<typeof decoratedName>;
+    try {
+      decorated = decoratedName(table, current);
+    } catch {
+      return false;
+    }
+    if (!decorated) return false;
+    if (decorated.decorator.authenticates) return true;
+    current = decorated.inner;
+  }
+  return false;
+}
+
 /** Operations that change the store: outside a pushable scenario they are refused with DENIED. */
 const WRITES: ReadonlySet<RepositoryOperation> = new Set([
   'manifest.put',

@@ -10,6 +10,8 @@ export interface RequestLogEntry {
   ms: number;
   scenario: string;
   error?: string;
+  /** What the request asked for, where that is more than its path (a token realm's grant and scope). */
+  detail?: string;
   /** An unexpected exception behind a 500, for the operator. */
   internal?: unknown;
 }
@@ -20,6 +22,7 @@ export type RequestLog = (entry: RequestLogEntry) => void;
 export interface RequestNotes {
   scenario?: string;
   errorCode?: string;
+  detail?: string;
   internalError?: unknown;
 }
 
@@ -40,6 +43,7 @@ export function watchRequest(log: RequestLog, req: IncomingMessage, res: ServerR
       scenario: notes.scenario ?? 'registry',
     };
     if (notes.errorCode) entry.error = notes.errorCode;
+    if (notes.detail) entry.detail = notes.detail;
     if (notes.internalError) entry.internal = notes.internalError;
     log(entry);
   });
@@ -48,7 +52,8 @@ export function watchRequest(log: RequestLog, req: IncomingMessage, res: ServerR
 
 export function formatText(entry: RequestLogEntry): string {
   const error = entry.error ? ` ${entry.error}` : '';
-  const line = `${entry.time} ${entry.method} ${entry.path} ${entry.status} ${entry.bytes}B ${entry.ms.toFixed(1)}ms ${entry.scenario}${error}`;
+  const detail = entry.detail ? ` (${entry.detail})` : '';
+  const line = `${entry.time} ${entry.method} ${entry.path} ${entry.status} ${entry.bytes}B ${entry.ms.toFixed(1)}ms ${entry.scenario}${error}${detail}`;
   return entry.internal ? `${line}\n${String((entry.internal as Error).stack ?? entry.internal)}` : line;
 }
 
