@@ -34,3 +34,12 @@ test('README gives the two commands', async () => {
   assert.match(readme, /npm ci && npm start/);
   assert.match(readme, /^npm test\b/m);
 });
+
+test('README\'s broken/auth rule table is the rule table, and names every rule', async () => {
+  const { AUTH_RULES } = await import('../src/scenarios/auth-rules.js');
+  const readme = await fs.readFile(README, 'utf8');
+  const block = /<!-- auth-rules:start -->\n([\s\S]*?)\n<!-- auth-rules:end -->/.exec(readme)?.[1] ?? '';
+  const code = (text: string) => `\`${text.replaceAll('|', '\\|')}\``;
+  const rows = AUTH_RULES.map((rule) => `| ${code(rule.grammar)} | ${rule.summary} | ${code(rule.example)} |`);
+  assert.deepEqual(block.split('\n').slice(2), rows);
+});

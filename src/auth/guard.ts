@@ -53,8 +53,10 @@ export function basicGuard(users: UserCheck, anonymousPull: boolean, options: Gu
     if (options.exempt(ctx.route)) return;
     const wanted = needs(ctx);
     const header = ctx.req.headers.authorization;
-    // A header that says something, even garbled, is a claim to check, never anonymous.
-    if (header === undefined) {
+    // A header that says something, even garbled, is a claim to check, never anonymous; an empty
+    // user and password (containers/image sends `Basic Og==` without credentials) is no claim.
+    const empty = /^basic\s+og==\s*$/i.test(header ?? '');
+    if (header === undefined || empty) {
       const pullOnly = wanted.length > 0 && wanted.every((a) => a.type === 'repository' && a.actions.length === 1 && a.actions[0] === 'pull');
       if (anonymousPull && pullOnly) return;
       throw unauthorized(wanted[0], basicHeader(BASIC_REALM));

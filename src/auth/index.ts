@@ -11,7 +11,9 @@ import { htpasswdUsers, parseHtpasswd, type UserCheck } from './htpasswd.js';
 import { TokenAuthority } from './tokens.js';
 import { answerTokenAsk, readTokenAsk } from './realm.js';
 import { basicGuard, tokenGuard, REALM_PATH, SERVICE, type Guard } from './guard.js';
-import type { Access } from './scope.js';
+import { formatScope, parseScopes, type Access } from './scope.js';
+import { requestOrigin } from './origin.js';
+import { emptyPlan } from '../http/response.js';
 
 export { REALM_PATH, SERVICE, type Guard } from './guard.js';
 export { resolveAuthOptions, addAuthOptions, type AuthOptions, type AuthFlags } from './options.js';
@@ -27,9 +29,11 @@ export interface AuthParts {
   clock: Clock;
   /** Routes another check owns (broken/auth). */
   exempt(route: Route): boolean;
+  /** The realm path that issues tokens for a repository another check owns (broken/auth's own). */
+  delegate?(name: string, origin: string): string | undefined;
 }
 
-export function createAuth(options: AuthOptions, { clock, exempt }: AuthParts): Auth {
+export function createAuth(options: AuthOptions, { clock, exempt, delegate }: AuthParts): Auth {
   const users = options.htpasswd ? htpasswdUsers(readOnce('--htpasswd', options.htpasswd, parseHtpasswd)) : undefined;
   const key: SigningKey = options.tokenKey ? readOnce('--token-key', options.tokenKey, parseSigningKey) : generateSigningKey();
   const authority = new TokenAuthority(key, () => clock.now().getTime());
@@ -41,7 +45,19 @@ export function createAuth(options: AuthOptions, { clock, exempt }: AuthParts): 
       if (request.method !== 'GET' && request.method !== 'POST') {
         throw new RegistryError('UNSUPPORTED', `${request.method} is not supported by the token service: GET or POST`, { headers: { Allow: 'GET, POST' } });
       }
+      // A client that took its realm from the /v2/ challenge asks here for a broken/auth name: the
+      // request goes on to that name's own realm (307 keeps the method and the body).
+      const elsewhere = request.method === 'GET' ? delegatedRealm(request.query.getAll('scope'), requestOrigin(request.req), delegate) : undefined;
+      if (elsewhere) {
+        request.note(`token GET for ${elsewhere}: redirected there`);
+        return emptyPlan(307, { Location: `${elsewhere}${(request.req.url ?? '').slice(REALM_PATH.length)}` });
+      }
       const ask = await readTokenAsk(request, SERVICE);
+      const elsewherePost = delegatedRealm(ask.scopes.map(formatScope), requestOrigin(request.req), delegate);
+      if (elsewherePost) {
+        request.note(`token POST for ${elsewherePost}: redirected there`);
+        return emptyPlan(307, { Location: elsewherePost });
+      }
       return answerTokenAsk(ask, {
         authority,
         // With --auth none nothing is checked: any credentials do, and tokens grant what is asked.
@@ -55,6 +71,17 @@ export function createAuth(options: AuthOptions, { clock, exempt }: AuthParts): 
   if (options.mode === 'none') return { endpoint };
   const guard = options.mode === 'token' ? tokenGuard(authority, { exempt }) : basicGuard(users as UserCheck, options.anonymous === 'pull', { exempt });
   return { guard, endpoint };
+}
+
+/** The realm a request's scopes belong to, when one names a repository another realm issues for. */
+function delegatedRealm(scopes: readonly string[], origin: string, delegate: AuthParts['delegate']): string | undefined {
+  if (!delegate) return undefined;
+  for (const access of parseScopes(scopes)) {
+    if (access.type !== 'repository') continue;
+    const realm = delegate(access.name, origin);
+    if (realm) return realm;
+  }
+  return undefined;
 }
 
 const anyone: UserCheck = { verify: async () => true };

@@ -46,8 +46,12 @@ Examples:
 /** The scenario table, from the scenarios' own metadata. */
 export function scenarioHelp(): string {
   const rows = defaultScenarios().scenarios.map((s) => `  ${s.example.padEnd(40)} ${s.summary}`);
+  const decorators = (defaultScenarios().decorators ?? []).flatMap((d) => [
+    `  ${`broken/${d.name}/<rules>/<repository>`.padEnd(40)} ${d.summary}`,
+    ...d.parameters.map((p) => `      ${p.name.padEnd(36)} ${p.description}`),
+  ]);
   const proxy = `  ${'<[host/]repository>:<tag>'.padEnd(40)} Anything else: pulled through from --upstream (or the named host) and cached.`;
-  return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows, proxy].join('\n');
+  return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows, proxy, ...decorators].join('\n');
 }
 
 async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<void> {

@@ -45,14 +45,18 @@ export function createAuthDecorator(): Decorator {
     return quirks;
   };
 
+  /** The realm URL for rules, at origin (realm-down: the same host, a port where nothing listens). */
+  function realmUrl(rules: string, origin: string): string {
+    const realm = `${origin}${QUIRKS_REALM}${rules}`;
+    if (!quirksOf(rules).realmDown) return realm;
+    const url = new URL(realm);
+    url.port = String(DOWN_PORT);
+    return url.href;
+  }
+
   function challenge(ctx: RequestContext, rules: string, quirks: AuthQuirks, access: Access | undefined, error?: ChallengeError): string {
     if (quirks.basic) return basicHeader('broken-reg');
-    let realm = `${requestOrigin(ctx.req)}${QUIRKS_REALM}${rules}`;
-    if (quirks.realmDown) {
-      const url = new URL(realm);
-      url.port = String(DOWN_PORT);
-      realm = url.href;
-    }
+    const realm = realmUrl(rules, requestOrigin(ctx.req));
     const exact = access ? formatScope(access) : undefined;
     const scope = { exact, omit: undefined, empty: '', placeholder: PLACEHOLDER_SCOPE, multi: exact && `${exact} registry:catalog:*` }[quirks.scope];
     return bearerHeader({ realm, service: QUIRKS_SERVICE, scope, error });
@@ -129,7 +133,7 @@ export function createAuthDecorator(): Decorator {
     example: 'broken/auth/post-404html_ttl-5s/broken/prepared/app:v1',
     parameters: AUTH_RULES.map((rule) => ({ name: rule.grammar, description: rule.summary, example: rule.example })),
     endpoints: [endpoint],
-    authenticates: true,
+    realm: realmUrl,
     handle,
   };
 }

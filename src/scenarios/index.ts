@@ -67,20 +67,20 @@ export function decoratedName(table: ScenarioTable, name: string): { decorator: 
   return { decorator, rules, inner: inner.join('/') };
 }
 
-/** True when a decorator that challenges for itself (broken/auth) wraps the name, at any depth. */
-export function selfAuthenticated(table: ScenarioTable, name: string): boolean {
+/** The realm path of the decorator that challenges for itself (broken/auth) around the name, if any. */
+export function selfAuthenticated(table: ScenarioTable, name: string, origin = ''): string | undefined {
   for (let current = name, depth = 0; depth < 32; depth++) {
     let decorated: ReturnType<typeof decoratedName>;
     try {
       decorated = decoratedName(table, current);
     } catch {
-      return false;
+      return undefined;
     }
-    if (!decorated) return false;
-    if (decorated.decorator.authenticates) return true;
+    if (!decorated) return undefined;
+    if (decorated.decorator.realm) return decorated.decorator.realm(decorated.rules, origin);
     current = decorated.inner;
   }
-  return false;
+  return undefined;
 }
 
 /** Operations that change the store: outside a pushable scenario they are refused with DENIED. */

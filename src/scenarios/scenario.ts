@@ -40,7 +40,10 @@ export interface Decorator {
   readonly parameters: readonly ParameterDoc[];
   /** Paths outside /v2/ it answers (broken/auth's token realm), before the registry routes. */
   readonly endpoints?: readonly Endpoint[];
-  /** It challenges for credentials itself: serve --auth leaves the names it wraps alone. */
-  readonly authenticates?: boolean;
+  /**
+   * It challenges for credentials itself, with its token realm at realm(rules, origin) (a URL):
+   * serve --auth leaves the names it wraps alone, and /token sends their token requests there.
+   */
+  readonly realm?: (rules: string, origin: string) => string;
   handle(ctx: RequestContext, rules: string, next: (inner: RequestContext) => Promise<void>): Promise<void>;
 }
