@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { makeTempDir, type TestRegistry } from '../helpers/registry.js';
 import { createPodman, createSkopeo, missingTools, ok, requireTools, Scope, startDockerd, type Docker, type Podman, type RunResult, type Skopeo } from '../helpers/clients.js';
 import { buildTestImages, type TestImages } from '../helpers/images.js';
-import { startAuthRegistry, USERS } from '../helpers/auth.js';
+import { makeTestCa, startAuthRegistry, USERS, type TestCa } from '../helpers/auth.js';
 
 const TOOLS = ['docker', 'dockerd', 'podman', 'skopeo'];
 const README = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../README.md');
@@ -37,6 +37,8 @@ describe('real clients with serve --auth token, --auth basic and broken/auth', {
   let token: TestRegistry;
   let basicRegistry: TestRegistry;
   let quirks: TestRegistry;
+  let tls: TestRegistry;
+  let ca: TestCa;
   let images: TestImages;
   let work: string;
   let skopeo: Skopeo;
@@ -47,13 +49,18 @@ describe('real clients with serve --auth token, --auth basic and broken/auth', {
     token = await startAuthRegistry(scope.context, { mode: 'token' });
     basicRegistry = await startAuthRegistry(scope.context, { mode: 'basic' });
     quirks = await startAuthRegistry(scope.context, { mode: 'token' });
+    ca = await makeTestCa(scope.context);
+    tls = await startAuthRegistry(scope.context, { mode: 'token' }, { tls: { cert: ca.cert, key: ca.key } });
     work = await makeTempDir(scope.context, 'broken-reg-e2e-auth-');
     images = await buildTestImages(work);
     if (missingTools(...TOOLS).length > 0) return;
+    // The TLS registry is not insecure for skopeo and podman: they verify it against the test CA.
     const hosts = [token.host, basicRegistry.host, quirks.host];
     skopeo = await createSkopeo(scope, hosts);
     podman = await createPodman(scope, hosts);
-    docker = await startDockerd(scope, { insecureRegistries: hosts });
+    // dockerd reads CAs only from /etc/docker/certs.d, outside the harness: it speaks TLS to the
+    // insecure-registry host without verifying it.
+    docker = await startDockerd(scope, { insecureRegistries: [...hosts, tls.host] });
     for (const registry of [token, basicRegistry, quirks]) {
       ok(await skopeo.copy(`oci:${images.layout}:oci`, `docker://${registry.host}/broken/prepared/e2e/app:v1`, ['--preserve-digests', '--dest-creds', `alice:${USERS.alice}`], CLIENT_TIMEOUT));
     }
@@ -107,6 +114,30 @@ describe('real clients with serve --auth token, --auth basic and broken/auth', {
     });
   }
 
+  test('--auth token over TLS: the realm is https; skopeo and podman verify against the test CA, docker speaks TLS unverified', async (t) => {
+    if (!requireTools(t, ...TOOLS)) return;
+    const ref = `${tls.host}/broken/prepared/e2e/tls:v1`;
+    const verify = ['--dest-tls-verify=true', '--dest-cert-dir', ca.certDir, '--dest-creds', `alice:${USERS.alice}`];
+    ok(await skopeo.run(['copy', '--retry-times', '0', ...verify, `oci:${images.layout}:oci`, `docker://${ref}`], CLIENT_TIMEOUT));
+    const unverified = await skopeo.run(['inspect', '--retry-times', '0', '--tls-verify=true', `docker://${ref}`], CLIENT_TIMEOUT);
+    assert.notEqual(unverified.code, 0, 'without the CA skopeo refuses the certificate');
+    assert.match(unverified.stderr, /certificate/);
+    const authfile = path.join(podman.dir, 'tls-auth.json');
+    ok(await podman.run(['login', '--tls-verify=true', '--cert-dir', ca.certDir, '--authfile', authfile, '-u', 'alice', '-p', USERS.alice, tls.host], CLIENT_TIMEOUT));
+    ok(await podman.run(['pull', '--tls-verify=true', '--cert-dir', ca.certDir, '--authfile', authfile, '--signature-policy', path.join(podman.dir, 'policy.json'), ref], CLIENT_TIMEOUT));
+    ok(await podman.run(['tag', ref, `${tls.host}/broken/prepared/e2e/tls-podman:v1`]));
+    ok(await podman.run(['push', '--tls-verify=true', '--cert-dir', ca.certDir, '--authfile', authfile, '--signature-policy', path.join(podman.dir, 'policy.json'), `${tls.host}/broken/prepared/e2e/tls-podman:v1`], CLIENT_TIMEOUT));
+    ok(await docker.run(['login', '-u', 'alice', '-p', USERS.alice, tls.host], CLIENT_TIMEOUT));
+    ok(await docker.run(['pull', ref], CLIENT_TIMEOUT));
+    ok(await docker.run(['tag', ref, `${tls.host}/broken/prepared/e2e/tls-docker:v1`]));
+    ok(await docker.run(['push', `${tls.host}/broken/prepared/e2e/tls-docker:v1`], CLIENT_TIMEOUT));
+    ok(await docker.run(['logout', tls.host]));
+    // Every token request of these clients went to the https realm.
+    const realm = tls.logs.filter((entry) => entry.scenario === 'token');
+    assert.ok(realm.length >= 3, 'the clients asked the realm');
+    assert.ok(tls.logs.filter((entry) => entry.path.startsWith('/v2/broken/prepared/e2e/tls-docker/') && entry.method === 'PUT').length >= 1, 'docker pushed over TLS');
+  });
+
   /** An anonymous pull of broken/auth/<rules>/...; the local copy is removed afterwards. */
   async function pullThrough(client: Client, rules: string): Promise<RunResult> {
     const name = `${quirks.host}/broken/auth/${rules}/broken/prepared/e2e/app:v1`;
@@ -143,6 +174,6 @@ describe('real clients with serve --auth token, --auth basic and broken/auth', {
   });
 
   test('the registries answered no 5xx', () => {
-    for (const registry of [token, basicRegistry, quirks]) assert.deepEqual(registry.logs.filter((entry) => entry.status >= 500), []);
+    for (const registry of [token, basicRegistry, quirks, tls]) assert.deepEqual(registry.logs.filter((entry) => entry.status >= 500), []);
   });
 });

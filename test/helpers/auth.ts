@@ -111,3 +111,27 @@ export async function pushImageAs(registry: { url: string }, authorization: stri
 }
 
 export { startRegistry };
+
+export interface TestCa {
+  /** The CA certificate, for clients' cert dirs (`ca.crt`). */
+  caFile: string;
+  /** A directory holding ca.crt, for skopeo --cert-dir / podman --cert-dir. */
+  certDir: string;
+  cert: Buffer;
+  key: Buffer;
+}
+
+/** A throwaway CA and a server certificate for 127.0.0.1 signed by it (openssl, bounded). */
+export async function makeTestCa(t: TestContext | { after(fn: () => unknown): void }): Promise<TestCa> {
+  const dir = await makeTempDir(t as TestContext, 'broken-reg-ca-');
+  const file = (name: string) => path.join(dir, name);
+  const openssl = async (args: string[]) => ok(await run('openssl', args, { timeoutMs: 30_000 }));
+  await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '1', '-subj', '/CN=broken-reg test CA']);
+  await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=127.0.0.1']);
+  await fs.writeFile(file('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  await openssl(['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('server.crt'), '-days', '1', '-extfile', file('ext.cnf')]);
+  const certDir = file('certs');
+  await fs.mkdir(certDir);
+  await fs.copyFile(file('ca.crt'), path.join(certDir, 'ca.crt'));
+  return { caFile: file('ca.crt'), certDir, cert: await fs.readFile(file('server.crt')), key: await fs.readFile(file('server.key')) };
+}
