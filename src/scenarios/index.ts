@@ -12,6 +12,7 @@ import { errorScenario } from './error.js';
 import { timeoutScenario } from './timeout.js';
 import { createRandomScenario } from './random.js';
 import { createAuthDecorator } from './auth.js';
+import { createRedirectDecorator } from './redirect.js';
 
 export const NAMESPACE = 'broken';
 
@@ -25,7 +26,7 @@ export interface ScenarioTable {
 
 export function defaultScenarios(): ScenarioTable {
   // A fresh table per app: scenarios with state (random's generations in flight) are not shared.
-  return { scenarios: [errorScenario, timeoutScenario, createRandomScenario(), preparedScenario], decorators: [createAuthDecorator()] };
+  return { scenarios: [errorScenario, timeoutScenario, createRandomScenario(), preparedScenario], decorators: [createAuthDecorator(), createRedirectDecorator()] };
 }
 
 export function resolveScenario(table: ScenarioTable, name: string): Scenario {

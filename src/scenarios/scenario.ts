@@ -45,5 +45,7 @@ export interface Decorator {
    * serve --auth leaves the names it wraps alone, and /token sends their token requests there.
    */
   readonly realm?: (rules: string, origin: string) => string;
+  /** Stops what it started (a listener of its own). */
+  close?(): Promise<void>;
   handle(ctx: RequestContext, rules: string, next: (inner: RequestContext) => Promise<void>): Promise<void>;
 }

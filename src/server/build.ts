@@ -48,6 +48,7 @@ export async function buildRegistry({ config, log, clock = systemClock, random =
       (closing ??= (async () => {
         await stopExpiry();
         await proxy.close();
+        for (const decorator of table.decorators ?? []) await decorator.close?.();
         await store.close();
       })()),
   };
