@@ -43,3 +43,11 @@ test('README\'s broken/auth rule table is the rule table, and names every rule',
   const rows = AUTH_RULES.map((rule) => `| ${code(rule.grammar)} | ${rule.summary} | ${code(rule.example)} |`);
   assert.deepEqual(block.split('\n').slice(2), rows);
 });
+
+test('README\'s broken/redirect rule table is the rule table', async () => {
+  const { REDIRECT_RULES } = await import('../src/scenarios/redirect-rules.js');
+  const readme = await fs.readFile(README, 'utf8');
+  const block = /<!-- redirect-rules:start -->\n([\s\S]*?)\n<!-- redirect-rules:end -->/.exec(readme)?.[1] ?? '';
+  const code = (text: string) => `\`${text.replaceAll('|', '\\|')}\``;
+  assert.deepEqual(block.split('\n').slice(2), REDIRECT_RULES.map((rule) => `| ${code(rule.grammar)} | ${rule.summary} | ${code(rule.example)} |`));
+});

@@ -17,10 +17,10 @@ const CLIENT_TIMEOUT = { timeoutMs: 90_000 };
 const CLIENTS = ['docker', 'podman', 'skopeo'] as const;
 type Client = (typeof CLIENTS)[number];
 
-/** The README's broken/auth client table: rule → client → "pulls" | "fails". */
-async function readmeTable(): Promise<Map<string, Record<Client, string>>> {
+/** A README client table (auth-clients, redirect-clients): rule → client → "pulls" | "fails". */
+async function readmeTable(marker: string): Promise<Map<string, Record<Client, string>>> {
   const readme = await fs.readFile(README, 'utf8');
-  const block = /<!-- auth-clients:start -->([\s\S]*?)<!-- auth-clients:end -->/.exec(readme)?.[1] ?? '';
+  const block = new RegExp(`<!-- ${marker}:start -->([\\s\\S]*?)<!-- ${marker}:end -->`).exec(readme)?.[1] ?? '';
   const rows = new Map<string, Record<Client, string>>();
   for (const line of block.split('\n')) {
     const cells = line.split('|').map((cell) => cell.trim());
@@ -138,9 +138,9 @@ describe('real clients with serve --auth token, --auth basic and broken/auth', {
     assert.ok(tls.logs.filter((entry) => entry.path.startsWith('/v2/broken/prepared/e2e/tls-docker/') && entry.method === 'PUT').length >= 1, 'docker pushed over TLS');
   });
 
-  /** An anonymous pull of broken/auth/<rules>/...; the local copy is removed afterwards. */
-  async function pullThrough(client: Client, rules: string): Promise<RunResult> {
-    const name = `${quirks.host}/broken/auth/${rules}/broken/prepared/e2e/app:v1`;
+  /** An anonymous pull of broken/<decorator>/<rules>/...; the local copy is removed afterwards. */
+  async function pullThrough(client: Client, rules: string, decorator = 'auth'): Promise<RunResult> {
+    const name = `${quirks.host}/broken/${decorator}/${rules}/broken/prepared/e2e/app:v1`;
     if (client === 'skopeo') return skopeo.copy(`docker://${name}`, `dir:${await makeTempDir(scope.context, 'broken-reg-e2e-auth-dir-')}`, [], CLIENT_TIMEOUT);
     const runner = client === 'docker' ? docker : podman;
     const result = client === 'docker' ? await docker.run(['pull', name], CLIENT_TIMEOUT) : await podman.pull(name, [], CLIENT_TIMEOUT);
@@ -150,7 +150,7 @@ describe('real clients with serve --auth token, --auth basic and broken/auth', {
 
   test('broken/auth rules: each client pulls or fails as the README client table says', async (t) => {
     if (!requireTools(t, ...TOOLS)) return;
-    const table = await readmeTable();
+    const table = await readmeTable('auth-clients');
     assert.ok(table.size >= 8, 'the README has the client table');
     const observed: string[] = [];
     const mismatches: string[] = [];
@@ -171,6 +171,24 @@ describe('real clients with serve --auth token, --auth basic and broken/auth', {
     const realmLines = quirks.logs.filter((entry) => entry.scenario === 'auth-realm' || entry.scenario === 'token');
     assert.ok(realmLines.length > 0 && realmLines.every((entry) => /token (GET|POST)/.test(entry.detail ?? '')));
     assert.ok(!JSON.stringify(quirks.logs).includes(USERS.alice));
+  });
+
+  test('broken/redirect rules: each client pulls or fails as the README redirect table says', async (t) => {
+    if (!requireTools(t, ...TOOLS)) return;
+    const table = await readmeTable('redirect-clients');
+    assert.ok(table.size >= 6, 'the README has the redirect table');
+    const observed: string[] = [];
+    const mismatches: string[] = [];
+    for (const [rules, expected] of table) {
+      for (const client of CLIENTS) {
+        const result = await pullThrough(client, rules, 'redirect');
+        assert.ok(!result.timedOut, `${client} ${rules} did not hang`);
+        const outcome = result.code === 0 ? 'pulls' : 'fails';
+        observed.push(`| \`${rules}\` | ${client} | ${outcome} | ${result.stderr.trim().split('\n').pop()?.slice(0, 200) ?? ''}`);
+        if (outcome !== expected[client]) mismatches.push(`${rules} ${client}: README says ${expected[client]}, observed ${outcome}`);
+      }
+    }
+    assert.deepEqual(mismatches, [], `observed:\n${observed.join('\n')}`);
   });
 
   test('the registries answered no 5xx', () => {
