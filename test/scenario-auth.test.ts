@@ -179,3 +179,21 @@ test('broken/auth under --auth token challenges for itself; its realm requests a
   assert.ok(!JSON.stringify(registry.logs).includes('YnJva2VuOmJyb2tlbg'), 'no Basic credentials in the log');
   assert.ok(!JSON.stringify(registry.logs).includes('password=broken'), 'no form body in the log');
 });
+
+test('under --auth token, /token sends token requests for broken/auth names to their realm (307), realm-down included', async (t) => {
+  const registry = await startAuthRegistry(t, { mode: 'token' });
+  const scope = encodeURIComponent(`repository:${named('field-token')}:pull`);
+  const redirected = await fetch(`${registry.url}/token?service=broken-reg&scope=${scope}`, { redirect: 'manual', signal: AbortSignal.timeout(5000) });
+  assert.equal(redirected.status, 307);
+  assert.equal(redirected.headers.get('location'), `${registry.url}/token/quirks/field-token?service=broken-reg&scope=${scope}`);
+  const followed = await getToken(`${registry.url}/token`, { service: 'broken-reg', scope: [`repository:${named('field-token')}:pull`] });
+  assert.deepEqual(Object.keys(followed.body).sort(), ['expires_in', 'issued_at', 'token'], 'the quirks apply');
+  assert.equal((await callAs(registry, bearer(followed.token), `/v2/${named('field-token')}/manifests/v1`)).status, 404, 'the token works (no image there)');
+  const down = await fetch(`${registry.url}/token?scope=${encodeURIComponent(`repository:${named('realm-down')}:pull`)}`, { redirect: 'manual', signal: AbortSignal.timeout(5000) });
+  assert.match(down.headers.get('location') ?? '', /^http:\/\/127\.0\.0\.1:9\/token\/quirks\/realm-down\?/);
+  const guarded = await callAs(registry, undefined, `/v2/${named('realm-down')}/manifests/v1`);
+  await expectError(guarded, 401, 'UNAUTHORIZED');
+  const posted = await fetch(`${registry.url}/token`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ grant_type: 'password', username: 'broken', password: 'broken', scope: `repository:${named('default')}:pull` }), signal: AbortSignal.timeout(5000) });
+  assert.equal(posted.status, 307);
+  assert.equal(posted.headers.get('location'), `${registry.url}/token/quirks/default`);
+});

@@ -68,8 +68,8 @@ export function decoratedName(table: ScenarioTable, name: string): { decorator: 
   return { decorator, rules, inner: inner.join('/') };
 }
 
-/** The realm path of the decorator that challenges for itself (broken/auth) around the name, if any. */
-export function selfAuthenticated(table: ScenarioTable, name: string, origin = ''): string | undefined {
+/** The decorator that challenges for itself (broken/auth) around the name, at any depth, with its rules. */
+export function selfAuthenticated(table: ScenarioTable, name: string): { decorator: Decorator; rules: string } | undefined {
   for (let current = name, depth = 0; depth < 32; depth++) {
     let decorated: ReturnType<typeof decoratedName>;
     try {
@@ -78,7 +78,7 @@ export function selfAuthenticated(table: ScenarioTable, name: string, origin = '
       return undefined;
     }
     if (!decorated) return undefined;
-    if (decorated.decorator.realm) return decorated.decorator.realm(decorated.rules, origin);
+    if (decorated.decorator.realm) return { decorator: decorated.decorator, rules: decorated.rules };
     current = decorated.inner;
   }
   return undefined;

@@ -32,7 +32,14 @@ export interface Registry {
 export async function buildRegistry({ config, log, clock = systemClock, random = Math.random, env = {}, expireUploads }: RegistryParts): Promise<Registry> {
   // First: a bad --htpasswd or --token-key stops the start before anything is opened.
   const table = defaultScenarios();
-  const auth = createAuth(config.auth, { clock, exempt: (route) => route.name !== '' && selfAuthenticated(table, route.name) !== undefined, delegate: (name, origin) => selfAuthenticated(table, name, origin) });
+  const auth = createAuth(config.auth, {
+    clock,
+    exempt: (route) => route.name !== '' && selfAuthenticated(table, route.name) !== undefined,
+    delegate: (name, origin) => {
+      const owner = selfAuthenticated(table, name);
+      return owner?.decorator.realm?.(owner.rules, origin);
+    },
+  });
   const store = await Store.open(config.store);
   const uploads = new Uploads(store, () => clock.now(), { timeoutMs: config.uploadTimeoutMs });
   const deps: ServerDeps = { store, uploads, config, clock, random };
