@@ -8,6 +8,7 @@ import { parseWarningRule, type WarningRule } from './server/warnings.js';
 import { MAX_SYNTHETIC_REPOS, syntheticRepositories, type CatalogOptions } from './registry/catalog.js';
 import { DEFAULT_UPLOAD_TIMEOUT_MS } from './store/uploads.js';
 import { resolveProxyOptions, type ProxyFlags, type ProxyOptions } from './proxy/index.js';
+import { resolveAuthOptions, type AuthFlags, type AuthOptions } from './auth/options.js';
 
 export interface Limits {
   /** Longest broken/timeout wait, in milliseconds. */
@@ -29,6 +30,8 @@ export interface ServeConfig {
   catalog: CatalogOptions;
   warnings: WarningRule[];
   proxy: ProxyOptions;
+  /** serve --auth: none, basic or token, and what goes with it. */
+  auth: AuthOptions;
   /** Upload sessions untouched this long are removed. */
   uploadTimeoutMs: number;
 }
@@ -50,7 +53,7 @@ export function parsePort(text: string, source: string): number {
   return Number(text);
 }
 
-export interface ServeFlags extends ProxyFlags {
+export interface ServeFlags extends ProxyFlags, AuthFlags {
   host?: string;
   port?: string;
   store?: string;
@@ -98,6 +101,7 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
     },
     warnings: (flags.warning ?? []).map(parseWarningRule),
     proxy: resolveProxyOptions(flags),
+    auth: resolveAuthOptions(flags),
     uploadTimeoutMs: flags.uploadTimeout ? positiveDuration(flags.uploadTimeout, '--upload-timeout') : DEFAULT_UPLOAD_TIMEOUT_MS,
   };
 }

@@ -18,11 +18,12 @@ const ALLOWED: Record<string, readonly string[]> = {
   images: ['oci', 'params', 'store', 'cli-error'],
   http: ['oci', 'store'],
   registry: ['oci', 'http', 'store'],
-  scenarios: ['oci', 'params', 'http', 'registry', 'store', 'images'],
+  auth: ['oci', 'params', 'http', 'cli-error'],
+  scenarios: ['oci', 'params', 'http', 'registry', 'store', 'images', 'auth'],
   proxy: ['oci', 'params', 'http', 'registry', 'store', 'cli-error'],
-  server: ['oci', 'clock', 'cli-error', 'params', 'store', 'http', 'registry', 'scenarios', 'proxy', 'images'],
-  config: ['oci', 'cli-error', 'params', 'store', 'registry', 'proxy', 'server'],
-  commands: ['oci', 'clock', 'cli-error', 'config', 'params', 'store', 'images', 'inspect', 'scenarios', 'proxy', 'server', 'ui'],
+  server: ['oci', 'clock', 'cli-error', 'params', 'store', 'http', 'registry', 'auth', 'scenarios', 'proxy', 'images'],
+  config: ['oci', 'cli-error', 'params', 'store', 'registry', 'auth', 'proxy', 'server'],
+  commands: ['oci', 'clock', 'cli-error', 'config', 'params', 'store', 'images', 'inspect', 'auth', 'scenarios', 'proxy', 'server', 'ui'],
   cli: ['cli-error', 'config', 'commands', 'ui'],
 };
 

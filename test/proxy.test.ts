@@ -12,6 +12,7 @@ import {
   ask, forward, gate, manualClock, pull, pushBlobTo, pushManifestTo, skopeo, startDistribution, startFront, startProxy, writeDockerConfig, type Front, type ProxyStart,
 } from './helpers/proxy.js';
 import { parseDigest } from '../src/oci/digest.js';
+import { getToken, pushImageAs, startAuthRegistry, USERS } from './helpers/auth.js';
 
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 
@@ -238,33 +239,23 @@ test('a blob the upstream sends without a length (chunked) streams and is stored
 });
 
 test('the token flow: a Bearer challenge is answered with credentials from the Docker config', async (t) => {
-  const upstream = await startRegistry(t);
+  // The upstream is broken-reg itself with --auth token: its /token realm, bcrypt users, no anonymous pulls.
+  const upstream = await startAuthRegistry(t, { mode: 'token', anonymous: 'none' });
   const image = ociImage({ seed: 21 });
-  await pushImage(upstream, 'broken/prepared/secure', 'v1', image);
-  const seen = { tokenRequests: 0, tokenAuth: [] as (string | undefined)[] };
-  const front: Front = await startFront(t, (req, res) => {
-    if (req.url?.startsWith('/token')) {
-      seen.tokenRequests++;
-      seen.tokenAuth.push(req.headers.authorization);
-      const ok = req.headers.authorization === basic('alice', 's3cret') && new URL(req.url, front.url).searchParams.get('scope') === 'repository:broken/prepared/secure:pull';
-      res.writeHead(ok ? 200 : 401, { 'Content-Type': 'application/json' }).end(ok ? JSON.stringify({ token: 'tok-1', expires_in: 300 }) : '{}');
-    } else if (req.headers.authorization === 'Bearer tok-1') {
-      forward(req, res, upstream.port);
-    } else {
-      const challenge = `Bearer realm="${front.url}/token",service="test-front",scope="repository:broken/prepared/secure:pull"`;
-      res.writeHead(401, { 'WWW-Authenticate': challenge, 'Content-Type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED","message":"who?"}]}');
-    }
-  });
-  const flags = { upstream: `${front.host}/broken/prepared`, upstreamInsecure: [front.host] };
-  const config = await writeDockerConfig(await makeTempDir(t), { [front.host]: { username: 'alice', password: 's3cret' } });
+  const pushToken = (await getToken(`${upstream.url}/token`, { scope: ['repository:broken/prepared/secure:pull,push'] }, basic('alice', USERS.alice))).token;
+  await pushImageAs(upstream, `Bearer ${pushToken}`, 'broken/prepared/secure', 'v1', image);
+  const flags = { upstream: `${upstream.host}/broken/prepared`, upstreamInsecure: [upstream.host] };
+  const config = await writeDockerConfig(await makeTempDir(t), { [upstream.host]: { username: 'alice', password: USERS.alice } });
   const proxy = await startProxy(t, { flags, env: { DOCKER_CONFIG: config } });
   assert.deepEqual((await pull(proxy, '/v2/secure/manifests/v1')).body, image.manifest.bytes);
   for (const blob of [image.config, ...image.layers]) assert.deepEqual((await pull(proxy, `/v2/secure/blobs/${blob.digest}`)).body, blob.bytes);
-  assert.equal(seen.tokenRequests, 1, 'the token is reused');
+  const realm = upstream.logs.filter((entry) => entry.scenario === 'token');
+  assert.equal(realm.length, 2, 'one token for the push, one for the proxy, reused for every request');
+  assert.match(realm[1]?.detail ?? '', /grant=basic account="alice" .*scope="repository:broken\/prepared\/secure:pull"/);
 
   const anonymous = await startProxy(t, { flags, env: { DOCKER_CONFIG: await makeTempDir(t) } });
   const refused = await expectError(await ask(anonymous, '/v2/secure/manifests/v1'), 401, 'UNAUTHORIZED');
-  assert.match(refused.message, new RegExp(front.host));
+  assert.match(refused.message, new RegExp(upstream.host));
 });
 
 test('a Basic challenge from CNCF distribution (htpasswd) is answered from the Docker config', async (t) => {

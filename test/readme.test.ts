@@ -67,3 +67,20 @@ test('README says how to run broken-reg by name and how to pass flags through np
   assert.match(readme, /^npm install -g \./m);
   assert.match(readme, /`npm start -- --port \d+/);
 });
+
+test('README\'s broken/auth rule table is the rule table, and names every rule', async () => {
+  const { AUTH_RULES } = await import('../src/scenarios/auth-rules.js');
+  const readme = await fs.readFile(README, 'utf8');
+  const block = /<!-- auth-rules:start -->\n([\s\S]*?)\n<!-- auth-rules:end -->/.exec(readme)?.[1] ?? '';
+  const code = (text: string) => `\`${text.replaceAll('|', '\\|')}\``;
+  const rows = AUTH_RULES.map((rule) => `| ${code(rule.grammar)} | ${rule.summary} | ${code(rule.example)} |`);
+  assert.deepEqual(block.split('\n').slice(2), rows);
+});
+
+test('README\'s broken/redirect rule table is the rule table', async () => {
+  const { REDIRECT_RULES } = await import('../src/scenarios/redirect-rules.js');
+  const readme = await fs.readFile(README, 'utf8');
+  const block = /<!-- redirect-rules:start -->\n([\s\S]*?)\n<!-- redirect-rules:end -->/.exec(readme)?.[1] ?? '';
+  const code = (text: string) => `\`${text.replaceAll('|', '\\|')}\``;
+  assert.deepEqual(block.split('\n').slice(2), REDIRECT_RULES.map((rule) => `| ${code(rule.grammar)} | ${rule.summary} | ${code(rule.example)} |`));
+});

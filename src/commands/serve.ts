@@ -12,6 +12,7 @@ import { MALFORMED_KINDS } from '../images/malformed/index.js';
 import { addProxyOptions, collect } from './options.js';
 import { checkStoreDir } from './store-dir.js';
 import type { Io } from './io.js';
+import { addAuthOptions } from '../auth/options.js';
 
 export function serveCommand(io: Io): Command {
   const command = new Command('serve')
@@ -30,7 +31,7 @@ export function serveCommand(io: Io): Command {
     .option('--upload-timeout <duration>', 'remove upload sessions untouched this long (default 1h)')
     .option('--warning <probability:message>', 'add Warning: 299 - "message" to that share of responses (repeatable)', collect)
     .addHelpText('after', () => `\n${scenarioHelp(defaultScenarios())}\n${EXAMPLES}`);
-  return addProxyOptions(command).action(async (flags: ServeFlags) => {
+  return addAuthOptions(addProxyOptions(command)).action(async (flags: ServeFlags) => {
     await serve(flags, io);
   });
 }
@@ -46,7 +47,10 @@ Examples:
 export function scenarioHelp(table: ScenarioTable): string {
   const row = (name: string, summary: string) => `  ${name.padEnd(40)} ${summary}`;
   const rows = table.scenarios.flatMap((s) => [row(s.example, s.summary), ...(s.nested ? [row(...nestedForm(s))] : [])]);
-  const decorators = (table.decorators ?? []).map((d) => row(`${NAMESPACE}/${d.name}/<rules>/<repository>`, `${d.summary} e.g. ${d.example}`));
+  const decorators = (table.decorators ?? []).flatMap((d) => [
+    row(`${NAMESPACE}/${d.name}/<rules>/<repository>`, `${d.summary} e.g. ${d.example}`),
+    ...d.parameters.map((p) => `      ${p.name.padEnd(36)} ${p.description}`),
+  ]);
   const proxy = row('<[host/]repository>:<tag>', 'Anything else: pulled through from --upstream (or the named host) and cached.');
   const kinds = MALFORMED_KINDS.map((k) => `  ${k.kind.padEnd(20)} ${k.defect} (${k.where})`);
   return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows, ...decorators, proxy, '', 'broken/malformed:<kind>, one defect each:', ...kinds].join('\n');

@@ -4,6 +4,9 @@ import { STATUS_CODES } from 'node:http';
 import { RegistryError } from '../oci/errors.js';
 import type { Handler, RequestContext } from '../http/context.js';
 import type { Scenario } from './scenario.js';
+import { requestOrigin } from '../auth/origin.js';
+import { REALM_PATH, SERVICE } from '../auth/guard.js';
+import { bearerHeader } from '../auth/challenge.js';
 
 interface ErrorAnswer {
   code: string;
@@ -31,8 +34,12 @@ const ANSWERS: Readonly<Record<number, ErrorAnswer>> = {
 /** Seconds a 429 or 503 asks the client to wait. */
 export const RETRY_AFTER_SECONDS = 1;
 
-/** The error a status tag answers with: any status 400-599, anything else 501 "Huh?" as in the seed. */
-export function errorForStatus(tag: string, host: string, repository: string, from: 'tag' | 'path' = 'tag'): RegistryError {
+/**
+ * The error a status tag answers with: any status 400-599, anything else 501 "Huh?" as in the seed.
+ * origin is where the client reached the server (scheme://host): a 401 names this server's own token
+ * realm there, which answers, so a client that fetches a token and retries sees this error's message.
+ */
+export function errorForStatus(tag: string, origin: string, repository: string, from: 'tag' | 'path' = 'tag'): RegistryError {
   const status = /^[45]\d\d$/.test(tag) ? Number(tag) : undefined;
   if (status === undefined) {
     return new RegistryError('NOT_IMPLEMENTED', 'Huh?', { detail: from === 'tag' ? { tag: tag.slice(0, 130) } : { status: tag.slice(0, 130) } });
@@ -40,7 +47,7 @@ export function errorForStatus(tag: string, host: string, repository: string, fr
   const answer = ANSWERS[status] ?? genericAnswer(status);
   const headers: Record<string, string> = {};
   if (status === 401) {
-    headers['WWW-Authenticate'] = `Bearer realm="http://${host}/token",service="broken-reg",scope="repository:${repository}:pull"`;
+    headers['WWW-Authenticate'] = bearerHeader({ realm: `${origin}${REALM_PATH}`, service: SERVICE, scope: `repository:${repository}:pull` });
   }
   if (status === 429 || status === 503) headers['Retry-After'] = String(RETRY_AFTER_SECONDS);
   return RegistryError.custom(status, answer.code, answer.message, { headers, detail: { status } });
@@ -60,7 +67,7 @@ function statusOf(ctx: RequestContext): { text: string; from: 'tag' | 'path' } {
 
 const answer: Handler = async (ctx) => {
   const { text, from } = statusOf(ctx);
-  throw errorForStatus(text, ctx.req.headers.host ?? 'localhost', ctx.route.name, from);
+  throw errorForStatus(text, requestOrigin(ctx.req), ctx.route.name, from);
 };
 
 const blobAnswer: Handler = async (ctx) => {

@@ -12,6 +12,8 @@ import { errorScenario } from './error.js';
 import { timeoutScenario } from './timeout.js';
 import { createRandomScenario } from './random.js';
 import { createMalformedScenario } from './malformed.js';
+import { createAuthDecorator } from './auth.js';
+import { createRedirectDecorator } from './redirect.js';
 
 export const NAMESPACE = 'broken';
 
@@ -25,7 +27,10 @@ export interface ScenarioTable {
 
 export function defaultScenarios(): ScenarioTable {
   // A fresh table per app: scenarios with state (random's generations in flight) are not shared.
-  return { scenarios: [errorScenario, timeoutScenario, createRandomScenario(), createMalformedScenario(), preparedScenario] };
+  return {
+    scenarios: [errorScenario, timeoutScenario, createRandomScenario(), createMalformedScenario(), preparedScenario],
+    decorators: [createAuthDecorator(), createRedirectDecorator()],
+  };
 }
 
 export function resolveScenario(table: ScenarioTable, name: string): Scenario {
@@ -65,6 +70,22 @@ export function decoratedName(table: ScenarioTable, name: string): { decorator: 
     });
   }
   return { decorator, rules, inner: inner.join('/') };
+}
+
+/** The decorator that challenges for itself (broken/auth) around the name, at any depth, with its rules. */
+export function selfAuthenticated(table: ScenarioTable, name: string): { decorator: Decorator; rules: string } | undefined {
+  for (let current = name, depth = 0; depth < 32; depth++) {
+    let decorated: ReturnType<typeof decoratedName>;
+    try {
+      decorated = decoratedName(table, current);
+    } catch {
+      return undefined;
+    }
+    if (!decorated) return undefined;
+    if (decorated.decorator.realm) return { decorator: decorated.decorator, rules: decorated.rules };
+    current = decorated.inner;
+  }
+  return undefined;
 }
 
 /** Operations that change the store: outside a pushable scenario they are refused with DENIED. */

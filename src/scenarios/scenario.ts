@@ -2,6 +2,7 @@
 // come from the same place as the behaviour.
 import type { Handler, RequestContext } from '../http/context.js';
 import type { Operation } from '../http/routes.js';
+import type { Endpoint } from '../http/endpoint.js';
 
 export interface ParameterDoc {
   name: string;
@@ -37,5 +38,14 @@ export interface Decorator {
   readonly summary: string;
   readonly example: string;
   readonly parameters: readonly ParameterDoc[];
+  /** Paths outside /v2/ it answers (broken/auth's token realm), before the registry routes. */
+  readonly endpoints?: readonly Endpoint[];
+  /**
+   * It challenges for credentials itself, with its token realm at realm(rules, origin) (a URL):
+   * serve --auth leaves the names it wraps alone, and /token sends their token requests there.
+   */
+  readonly realm?: (rules: string, origin: string) => string;
+  /** Stops what it started (a listener of its own). */
+  close?(): Promise<void>;
   handle(ctx: RequestContext, rules: string, next: (inner: RequestContext) => Promise<void>): Promise<void>;
 }

@@ -16,11 +16,18 @@ import { toRegistryError } from '../http/errors.js';
 import { messageClasses } from './messages.js';
 import { watchRequest, type RequestLog, type RequestNotes } from './log.js';
 import { warningHeaders } from './warnings.js';
+import type { Endpoint } from '../http/endpoint.js';
+import { readBody } from '../http/request.js';
+import type { Guard } from '../auth/guard.js';
 
 export interface AppOptions {
   deps: ServerDeps;
   scenarios: ScenarioTable;
   log: RequestLog;
+  /** The auth check every /v2/ request passes first (serve --auth basic|token). */
+  guard?: Guard;
+  /** Paths outside /v2/ answered before the registry routes (the token realms). */
+  endpoints?: readonly Endpoint[];
 }
 
 const BASE_ANSWER: ResponsePlan = { status: 200, headers: { 'Content-Type': 'application/json', 'Content-Length': 2 }, body: { kind: 'bytes', bytes: Buffer.from('{}') } };
@@ -31,7 +38,7 @@ export interface App {
   serverOptions: Pick<ServerOptions, 'IncomingMessage' | 'ServerResponse'>;
 }
 
-export function createApp({ deps, scenarios, log }: AppOptions): App {
+export function createApp({ deps, scenarios, log, guard, endpoints = [] }: AppOptions): App {
   const app = express();
   const pool = new ChunkPool();
   app.disable('x-powered-by');
@@ -53,19 +60,53 @@ export function createApp({ deps, scenarios, log }: AppOptions): App {
   function dispatch(req: IncomingMessage, res: ServerResponse, notes: RequestNotes): Promise<void> {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
-    const match = parseRoute(method, pathOf(url));
-    if (match.kind === 'not-found') throw new RegistryError('NOT_FOUND', `no route for ${method} ${pathOf(url).slice(0, 200)}`);
+    const path = pathOf(url);
+    // Endpoints live outside /v2/, so registry requests never look for one.
+    const endpoint = path.startsWith('/v2') ? undefined : endpoints.find((e) => e.matches(path));
+    if (endpoint) return answerEndpoint(endpoint, req, res, notes);
+    const match = parseRoute(method, path);
+    if (match.kind === 'not-found') throw new RegistryError('NOT_FOUND', `no route for ${method} ${path.slice(0, 200)}`);
     if (match.kind === 'method-not-allowed') {
       throw new RegistryError('UNSUPPORTED', `${method} is not supported here; allowed: ${match.allowed.join(', ')}`, {
         headers: { Allow: match.allowed.join(', ') },
       });
     }
     const ctx = new Context(req, res, match.route, deps, pool);
-    if (match.route.operation === 'base') return ctx.respond(BASE_ANSWER);
-    if (match.route.operation === 'catalog') return answerCatalog(ctx, deps.config.catalog);
+    if (guard) {
+      const checked = guard(ctx);
+      if (checked) return checked.then(() => route(ctx, notes));
+    }
+    return route(ctx, notes);
+  }
+
+  function route(ctx: Context, notes: RequestNotes): Promise<void> {
+    if (ctx.route.operation === 'base') return ctx.respond(BASE_ANSWER);
+    if (ctx.route.operation === 'catalog') return answerCatalog(ctx, deps.config.catalog);
     return serveRepository(scenarios, ctx, (scenario) => {
       notes.scenario = notes.scenario ? `${notes.scenario}>${scenario.name}` : scenario.name;
     });
+  }
+
+  async function answerEndpoint(endpoint: Endpoint, req: IncomingMessage, res: ServerResponse, notes: RequestNotes): Promise<void> {
+    notes.scenario = endpoint.name;
+    const url = req.url ?? '/';
+    const controller = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    const plan = await endpoint.handle({
+      req,
+      method: req.method ?? 'GET',
+      path: pathOf(url),
+      query: queryOf(url),
+      deps,
+      signal: controller.signal,
+      body: (limit) => readBody(req, req.headers['content-length'], limit, 'the request body'),
+      note: (detail) => {
+        notes.detail = notes.detail ? `${notes.detail}; ${detail}` : detail;
+      },
+    });
+    await writePlan(res, plan, { pool, signal: controller.signal });
   }
 }
 

@@ -4,11 +4,12 @@ import { FsStore } from '../store/store.js';
 import { Uploads } from '../store/uploads.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { ServeConfig } from '../config.js';
-import { defaultScenarios } from '../scenarios/index.js';
 import { createProxyScenario } from '../proxy/index.js';
 import { createApp, type App } from './app.js';
 import type { RequestLog } from './log.js';
 import type { ServerDeps } from '../http/context.js';
+import { createAuth } from '../auth/index.js';
+import { defaultScenarios, selfAuthenticated } from '../scenarios/index.js';
 
 export interface RegistryParts {
   config: ServeConfig;
@@ -29,11 +30,22 @@ export interface Registry {
 }
 
 export async function buildRegistry({ config, log, clock = systemClock, random = Math.random, env = {}, expireUploads }: RegistryParts): Promise<Registry> {
+  // First: a bad --htpasswd or --token-key stops the start before anything is opened.
+  const table = defaultScenarios();
+  const auth = createAuth(config.auth, {
+    clock,
+    exempt: (route) => route.name !== '' && selfAuthenticated(table, route.name) !== undefined,
+    delegate: (name, origin) => {
+      const owner = selfAuthenticated(table, name);
+      return owner?.decorator.realm?.(owner.rules, origin);
+    },
+  });
   const store = await FsStore.open(config.store);
   const uploads = new Uploads(store, () => clock.now(), { timeoutMs: config.uploadTimeoutMs });
   const deps: ServerDeps = { store, uploads, config, clock, random };
   const proxy = createProxyScenario(config.proxy, { clock, env });
-  const app = createApp({ deps, scenarios: { ...defaultScenarios(), proxy: proxy.scenario }, log });
+  const endpoints = [auth.endpoint, ...(table.decorators ?? []).flatMap((d) => d.endpoints ?? [])];
+  const app = createApp({ deps, scenarios: { ...table, proxy: proxy.scenario }, log, guard: auth.guard, endpoints });
   const stopExpiry = expireUploads ? uploads.startExpiry(undefined, expireUploads.onError) : async () => undefined;
   let closing: Promise<void> | undefined;
   return {
@@ -43,6 +55,7 @@ export async function buildRegistry({ config, log, clock = systemClock, random =
       (closing ??= (async () => {
         await stopExpiry();
         await proxy.close();
+        for (const decorator of table.decorators ?? []) await decorator.close?.();
         await store.close();
       })()),
   };

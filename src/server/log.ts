@@ -16,6 +16,8 @@ export interface RequestLogEntry {
   ms: number;
   scenario: string;
   error?: string;
+  /** What the request asked for, where that is more than its path (a token realm's grant and scope). */
+  detail?: string;
   /** An unexpected exception behind a 500, for the operator. */
   internal?: unknown;
 }
@@ -26,6 +28,7 @@ export type RequestLog = (entry: RequestLogEntry) => void;
 export interface RequestNotes {
   scenario?: string;
   errorCode?: string;
+  detail?: string;
   internalError?: unknown;
 }
 
@@ -48,6 +51,7 @@ export function watchRequest(log: RequestLog, req: IncomingMessage, res: ServerR
     };
     if (!complete) entry.sent = res.headersSent ? res.statusCode : 0;
     if (notes.errorCode) entry.error = notes.errorCode;
+    if (notes.detail) entry.detail = notes.detail;
     if (notes.internalError) entry.internal = notes.internalError;
     log(entry);
   });
@@ -57,7 +61,8 @@ export function watchRequest(log: RequestLog, req: IncomingMessage, res: ServerR
 export function formatText(entry: RequestLogEntry): string {
   const error = entry.error ? ` ${entry.error}` : '';
   const cut = entry.sent === undefined ? '' : entry.sent ? ` (incomplete: ${entry.sent} sent)` : ' (incomplete: nothing sent)';
-  const line = `${entry.time} ${entry.method} ${entry.path} ${entry.status} ${entry.bytes}B ${entry.ms.toFixed(1)}ms ${entry.scenario}${error}${cut}`;
+  const detail = entry.detail ? ` (${entry.detail})` : '';
+  const line = `${entry.time} ${entry.method} ${entry.path} ${entry.status} ${entry.bytes}B ${entry.ms.toFixed(1)}ms ${entry.scenario}${error}${detail}${cut}`;
   return entry.internal ? `${line}\n${String((entry.internal as Error).stack ?? entry.internal)}` : line;
 }
 

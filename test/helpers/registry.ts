@@ -42,6 +42,8 @@ export interface StartOptions {
   config?: Partial<ServeConfig>;
   clock?: Clock;
   random?: () => number;
+  /** Serve HTTPS with this certificate (the URL then starts with https://). */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export async function startRegistry(t: TestContext, options: StartOptions = {}): Promise<TestRegistry> {
@@ -52,7 +54,7 @@ export async function startRegistry(t: TestContext, options: StartOptions = {}):
   const logs: RequestLogEntry[] = [];
   const registry = await buildRegistry({ config, log: (entry) => logs.push(entry), clock: options.clock, random: options.random });
   const { deps } = registry;
-  const server = await listen(registry.app, { host: '127.0.0.1', port: 0 });
+  const server = await listen(registry.app, { host: '127.0.0.1', port: 0, tls: options.tls });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;

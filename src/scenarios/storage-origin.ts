@@ -1,0 +1,118 @@
+// The storage origin of broken/redirect: a second HTTP listener on loopback (another origin than the
+// registry: another port), opened on first use, that serves blobs at presigned-looking URLs the
+// registry redirects to, with the quirks object storage has (S3's errors, URLs that expire or work
+// once, HEAD refused, chains of redirects). It honours Range.
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseByteRange } from '../http/request.js';
+import { ChunkPool, writePlan, type Body, type ResponsePlan } from '../http/response.js';
+import type { RedirectQuirks } from './redirect-rules.js';
+
+export interface Ticket {
+  /** The blob's whole-content answer, captured from the inner handler. */
+  plan: ResponsePlan;
+  quirks: RedirectQuirks;
+  expiresAtMs?: number;
+  served: number;
+}
+
+const TICKET_LIMIT = 10_000;
+
+export class StorageOrigin {
+  private readonly tickets = new Map<string, Ticket>();
+  private readonly secret = crypto.randomBytes(32);
+  private readonly pool = new ChunkPool();
+  private listening?: Promise<{ server: http.Server; port: number }>;
+
+  constructor(private readonly now: () => number) {}
+
+  /** A URL for the blob on this origin, at hostname (the registry's, so only the port differs). */
+  async sign(hostname: string, ticket: Ticket): Promise<string> {
+    const { port } = await this.start();
+    const id = crypto.randomUUID();
+    if (this.tickets.size >= TICKET_LIMIT) {
+      const oldest = this.tickets.keys().next().value;
+      if (oldest !== undefined) this.tickets.delete(oldest);
+    }
+    this.tickets.set(id, ticket);
+    const host = hostname.includes(':') ? `[${hostname}]` : hostname;
+    return `http://${host}:${port}${this.path(id, ticket.quirks.hops)}`;
+  }
+
+  private path(id: string, hop: number): string {
+    const signature = crypto.createHmac('sha256', this.secret).update(`${id}/${hop}`).digest('hex');
+    return `/storage/${id}/hop-${hop}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=broken-reg&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=${signature}`;
+  }
+
+  private start(): Promise<{ server: http.Server; port: number }> {
+    this.listening ??= new Promise((resolve, reject) => {
+      const server = http.createServer((req, res) => void this.answer(req, res).catch(() => res.destroy()));
+      server.keepAliveTimeout = 5_000;
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port }));
+    });
+    return this.listening;
+  }
+
+  async close(): Promise<void> {
+    if (!this.listening) return;
+    const { server } = await this.listening;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private async answer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://origin');
+    const match = /^\/storage\/([0-9a-f-]{36})\/hop-(\d{1,2})$/.exec(url.pathname);
+    const ticket = match ? this.tickets.get(match[1] as string) : undefined;
+    if (!match || !ticket) return s3Error(res, 404, 'NoSuchKey', 'The specified key does not exist.');
+    const [, id, hopText] = match as unknown as [string, string, string];
+    const hop = Number(hopText);
+    const expected = crypto.createHmac('sha256', this.secret).update(`${id}/${hop}`).digest('hex');
+    if (url.searchParams.get('X-Amz-Signature') !== expected) return s3Error(res, 403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
+    const { quirks } = ticket;
+    if (quirks.authReject && req.headers.authorization !== undefined) {
+      return s3Error(res, 400, 'InvalidArgument', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified');
+    }
+    if (quirks.authRequire && req.headers.authorization === undefined) return s3Error(res, 403, 'AccessDenied', 'Access Denied: this storage wants an Authorization header');
+    if (quirks.head403 && req.method === 'HEAD') return s3Error(res, 403, 'AccessDenied', 'Access Denied: the URL is signed for GET');
+    if (ticket.expiresAtMs !== undefined && this.now() >= ticket.expiresAtMs) return s3Error(res, 403, 'AccessDenied', 'Request has expired');
+    if (quirks.once && ticket.served > 0) return s3Error(res, 403, 'AccessDenied', 'Request has expired: the URL was already used');
+    if (quirks.loop || hop > 0) {
+      res.writeHead(302, { Location: this.path(id, quirks.loop ? hop : hop - 1), 'Content-Length': 0 }).end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return s3Error(res, 405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
+    ticket.served++;
+    const controller = new AbortController();
+    res.once('close', () => controller.abort());
+    await writePlan(res, rangePlan(ticket.plan, req.headers.range), { pool: this.pool, signal: controller.signal });
+  }
+}
+
+/** The plan for a Range of a whole-blob plan (a stream body without a known size is sent whole). */
+function rangePlan(plan: ResponsePlan, header: string | undefined): ResponsePlan {
+  const size = Number(plan.headers['Content-Length']);
+  const headers = { ...plan.headers, 'Accept-Ranges': 'bytes' };
+  if (!header || !Number.isFinite(size) || !plan.body || plan.body.kind === 'stream') return { ...plan, headers };
+  let range;
+  try {
+    range = parseByteRange(header, size);
+  } catch {
+    return { status: 416, headers: { 'Content-Range': `bytes */${size}`, 'Content-Length': 0 } };
+  }
+  if (!range) return { ...plan, headers };
+  const body: Body = plan.body.kind === 'file'
+    ? { kind: 'file', path: plan.body.path, start: plan.body.start + range.start, end: plan.body.start + range.end }
+    : { kind: 'bytes', bytes: plan.body.bytes.subarray(range.start, range.end + 1) };
+  return { status: 206, headers: { ...headers, 'Content-Length': range.end - range.start + 1, 'Content-Range': `bytes ${range.start}-${range.end}/${size}` }, body };
+}
+
+function s3Error(res: http.ServerResponse, status: number, code: string, message: string): void {
+  const xml = Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>broken-reg</RequestId></Error>\n`);
+  res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': res.req.method === 'HEAD' ? 0 : xml.length });
+  res.end(res.req.method === 'HEAD' ? undefined : xml);
+}
