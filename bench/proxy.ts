@@ -1,109 +1,161 @@
-// Benchmark: one 1 GiB blob pulled through the proxy from a local CNCF distribution, cold (fetched
-// upstream, streamed to the client and the store at once) and warm (from the store), each printed as
-// a ratio against pulling the same blob from distribution directly in the same run.
-// The proxy runs in its own process (this file with --serve-proxy), as distribution does, so the
-// measuring client (curl to /dev/null) never shares a thread with the server it measures.
-// Two more references show what any proxy costs on this machine: a bare relay (a Node process that
-// pipes the upstream's answer to the client and does nothing else: no hash, no store), and writing the
-// blob to a new file on the store's filesystem (time and CPU). A cold pull pays for the relay's hop,
-// that write and a sha256 of every byte, on the same cores as the client and distribution.
-// Run: npx tsc -p . && node dist/bench/proxy.js [size-in-MiB]
+// Benchmark: broken-reg's pull-through proxy beside CNCF distribution's (Debian's docker-registry with
+// `proxy: {remoteurl}`), both in front of the same local distribution upstream, pulled by the same
+// client (curl to /dev/null), in one run:
+//   cold: a 1 GiB blob through a proxy with an empty store (fetched upstream, streamed to the client
+//     while written to the store and verified); target >= 1.0x distribution's speed
+//   warm: the same blob again, from the proxy's store; target >= 1.0x distribution
+//   CPU seconds of each process over the cold pull; target <= 2.5 CPU-s per GiB in broken-reg
+//   peak RSS (VmHWM, reset through clear_refs) over the cold pull: < 150 MB; over 8 different cold
+//     128 MiB blobs pulled at once: < 200 MB
+// Context in the same rounds: pulling from the upstream directly, a bare relay (a Node process that
+// pipes the upstream's answer to the client: no hash, no store), writing 1 GiB to a new file on the
+// store's filesystem, and sha256 of 1 GiB. Medians of the rounds (BENCH_ROUNDS, default 3); the
+// machine is shared, so each round measures everything once, the order of the two proxies alternating.
+// Run: npx tsc -p . && node dist/bench/proxy.js [size-in-MiB]; see bench/README.md.
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { createHash, randomFillSync } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import fs from 'node:fs/promises';
-import path from 'node:path';
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadavg } from 'node:os';
-import type { TestContext } from 'node:test';
-import { request } from 'undici';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { download } from './load.js';
-import { makeTempDir } from '../test/helpers/registry.js';
-import { startDistribution, startProxy } from '../test/helpers/proxy.js';
+import { cpuSeconds, made, peakRss, resetPeak, threadCpu, threadDelta } from './proc.js';
+import { pushBigBlob, startBrokenRegProxy, startDistribution, writeBigBlob, type BigBlob, type ServerProcess } from './reference.js';
 
-const SERVE = process.argv[2] === '--serve-proxy' || process.argv[2] === '--serve-relay';
-const SIZE = Number((SERVE ? undefined : process.argv[2]) ?? 1024) * 1024 * 1024;
+const MIB = 1024 * 1024;
+const SIZE = Number((process.argv[2]?.startsWith('--') ? undefined : process.argv[2]) ?? 1024) * MIB;
+const SMALL = 128 * MIB;
+const PARALLEL = 8;
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const NAME = 'bench/big';
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-/** The test helpers register cleanups on a TestContext; the bench runs them at the end. */
-const cleanups: (() => unknown)[] = [];
-const context = { after: (fn: () => unknown) => cleanups.push(fn) } as unknown as TestContext;
+type Proxy = 'broken-reg' | 'distribution';
 
-async function writeRandomFile(file: string, size: number): Promise<string> {
-  const hash = createHash('sha256');
-  const handle = await fs.open(file, 'w');
-  const chunk = Buffer.alloc(8 << 20);
-  for (let written = 0; written < size; written += chunk.length) {
-    const part = chunk.subarray(0, Math.min(chunk.length, size - written));
-    randomFillSync(part);
-    hash.update(part);
-    await handle.write(part);
-  }
-  await handle.close();
-  return `sha256:${hash.digest('hex')}`;
+interface Pull {
+  /** Until the client had every byte. */
+  seconds: number;
+  /** Until the blob was in the proxy's store too (the same as seconds when not asked for). */
+  storedSeconds: number;
+  /** CPU seconds of each process over the pull (the client: every curl this process waited for). */
+  cpu: Record<string, number>;
+  /** The proxy's peak RSS over the pull, bytes. */
+  peak: number;
+  /** The proxy's CPU seconds by thread (broken-reg only). */
+  threads?: [string, number][];
 }
 
-async function upload(base: string, file: string, digest: string, size: number): Promise<void> {
-  const started = await request(`${base}/v2/${NAME}/blobs/uploads/`, { method: 'POST' });
-  await started.body.dump();
-  const location = new URL(String(started.headers.location), base);
-  location.searchParams.set('digest', digest);
-  const done = await request(location, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-    body: createReadStream(file, { highWaterMark: 1 << 20 }),
+interface ProxyRound {
+  cold: Pull;
+  warm: Pull;
+  /** 8 different cold 128 MiB blobs at once. */
+  parallel: Pull;
+}
+
+interface Round {
+  direct: Pull;
+  relay: Pull;
+  proxies: Record<Proxy, ProxyRound>;
+  floor: { seconds: number; cpu: number };
+  load: number;
+}
+
+const load = () => os.loadavg()[0] ?? 0;
+const stops: (() => Promise<unknown>)[] = [];
+
+/**
+ * Pulls each url once, all at once, with curl, noting each process's CPU seconds and server's peak RSS.
+ * With stored (files), the figures are taken once they all exist: distribution 2.8 stores a blob
+ * it pulls through in the background (a second fetch from the upstream, beside the one streamed to
+ * the client), and its work is not done when the client has the bytes.
+ */
+async function measure(urls: string[], size: number, processes: Record<string, number>, server?: number, stored: string[] = []): Promise<Pull> {
+  const pids = { client: process.pid, ...processes };
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const threadsBefore = server ? threadCpu(server) : undefined;
+  if (server) resetPeak(server);
+  const started = performance.now();
+  await Promise.all(urls.map((url) => download(url, 1, size)));
+  const seconds = (performance.now() - started) / 1000;
+  await untilExist(stored);
+  const storedSeconds = (performance.now() - started) / 1000;
+  const cpu = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid) - (before[name] ?? 0)]));
+  const threads = server && threadsBefore ? threadDelta(threadsBefore, threadCpu(server)) : undefined;
+  return { seconds, storedSeconds, cpu, peak: server ? peakRss(server) : 0, threads };
+}
+
+/** Waits (bounded: 120 s) until every file exists. */
+async function untilExist(files: string[]): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (!files.every((file) => fs.existsSync(file))) {
+    if (Date.now() > deadline) throw new Error(`not stored within 120 s: ${files.find((file) => !fs.existsSync(file))}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Where each proxy keeps a blob it has stored (in its store dir). */
+function storedPath(kind: Proxy, dir: string, digest: string): string {
+  const hex = digest.slice('sha256:'.length);
+  if (kind === 'distribution') return path.join(dir, 'storage/docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+  return path.join(dir, 'blobs/sha256', hex.slice(0, 2), hex);
+}
+
+function startProxy(kind: Proxy, dir: string, upstream: ServerProcess): Promise<ServerProcess> {
+  if (kind === 'distribution') return startDistribution(made(dir), upstream.url);
+  const nodeArgs = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return startBrokenRegProxy(dir, new URL(upstream.url).host, nodeArgs);
+}
+
+/** One proxy, fresh store: the cold pull, the warm pull; then a fresh store again for 8 cold pulls at once. */
+async function measureProxy(kind: Proxy, root: string, upstream: ServerProcess, big: BigBlob, smalls: BigBlob[]): Promise<ProxyRound> {
+  const run = async <T>(step: string, body: (proxy: ServerProcess, dir: string) => Promise<T>): Promise<T> => {
+    const dir = path.join(root, `${kind}-${step}`);
+    const proxy = await startProxy(kind, dir, upstream);
+    try {
+      return await body(proxy, dir);
+    } finally {
+      await proxy.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const { cold, warm } = await run('big', async (proxy, dir) => {
+    const url = `${proxy.url}/v2/${NAME}/blobs/${big.digest}`;
+    const processes = { upstream: upstream.pid, [kind]: proxy.pid };
+    const cold = await measure([url], big.size, processes, proxy.pid, [storedPath(kind, dir, big.digest)]);
+    const warm = await measure([url], big.size, processes, proxy.pid);
+    return { cold, warm };
   });
-  await done.body.dump();
-  if (done.statusCode !== 201) throw new Error(`upload answered ${done.statusCode}`);
+  const parallel = await run('parallel', (proxy, dir) =>
+    measure(
+      smalls.map((blob, i) => `${proxy.url}/v2/bench/small${i}/blobs/${blob.digest}`),
+      SMALL,
+      { upstream: upstream.pid, [kind]: proxy.pid },
+      proxy.pid,
+      smalls.map((blob) => storedPath(kind, dir, blob.digest)),
+    ),
+  );
+  return { cold, warm, parallel };
 }
 
-/**
- * CPU seconds (user + system, all threads, and the children it has waited for: the client's curl) a
- * process has used so far, from /proc (0 elsewhere).
- */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return [11, 12, 13, 14].reduce((sum, field) => sum + Number(fields[field] ?? 0), 0) / 100;
-}
-
-/** Pulls and notes the CPU seconds each process spent on it (cpuTotal: all of them together). */
-async function measuredPull(url: string, size: number, pids: Record<string, number>) {
-  const before = await Promise.all(Object.values(pids).map(cpuSeconds));
-  const seconds = await timedPull(url, size);
-  const after = await Promise.all(Object.values(pids).map(cpuSeconds));
-  const spent = Object.keys(pids).map((_, i) => (after[i] ?? 0) - (before[i] ?? 0));
-  const cpu = Object.keys(pids).map((name, i) => `${name} ${(spent[i] ?? 0).toFixed(2)}`);
-  return { seconds, cpu: cpu.join(' '), cpuTotal: spent.reduce((a, b) => a + b, 0) };
-}
-
-/**
- * The floor of any cold path that stores the blob: writing SIZE bytes to a new file on the store's
- * filesystem (8 MiB writes of one reused buffer, so nothing but the write is measured). Returns its
- * wall-clock and CPU seconds (this process, all threads: the writes run in libuv's thread pool).
- */
-async function fileWriteFloor(dir: string): Promise<{ seconds: number; cpu: number }> {
+/** Writing SIZE bytes to a new file on the stores' filesystem (8 MiB writes of one buffer): its time and CPU. */
+function fileWriteFloor(dir: string): { seconds: number; cpu: number } {
   const file = path.join(dir, 'floor');
-  const chunk = randomFillSync(Buffer.alloc(8 << 20));
-  const cpuBefore = process.cpuUsage();
-  const start = process.hrtime.bigint();
-  const handle = await fs.open(file, 'wx');
-  for (let written = 0; written < SIZE; written += chunk.length) {
-    await handle.write(chunk, 0, Math.min(chunk.length, SIZE - written), written);
-  }
-  await handle.close();
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const cpu = process.cpuUsage(cpuBefore);
-  await fs.rm(file);
-  return { seconds, cpu: (cpu.user + cpu.system) / 1e6 };
+  const chunk = randomFillSync(Buffer.alloc(8 * MIB));
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const fd = fs.openSync(file, 'wx');
+  for (let written = 0; written < SIZE; written += chunk.length) fs.writeSync(fd, chunk, 0, Math.min(chunk.length, SIZE - written), written);
+  fs.closeSync(fd);
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  fs.rmSync(file);
+  return { seconds, cpu: (used.user + used.system) / 1e6 };
 }
 
-/** CPU seconds sha256 takes over SIZE bytes here (the proxy must hash every byte it stores). */
+/** CPU seconds sha256 takes over SIZE bytes here (a proxy must hash every byte it stores). */
 function hashSeconds(): number {
-  const chunk = randomFillSync(Buffer.alloc(8 << 20));
+  const chunk = randomFillSync(Buffer.alloc(MIB));
   const hash = createHash('sha256');
   const before = process.cpuUsage();
   for (let hashed = 0; hashed < SIZE; hashed += chunk.length) hash.update(chunk.subarray(0, Math.min(chunk.length, SIZE - hashed)));
@@ -112,62 +164,117 @@ function hashSeconds(): number {
   return (cpu.user + cpu.system) / 1e6;
 }
 
-/** GETs url with curl to /dev/null (as bench:registry does), checking status and length; returns seconds. */
-async function timedPull(url: string, size: number): Promise<number> {
-  return (await download(url, 1, size)).seconds;
-}
-
-function mibps(seconds: number): string {
-  return `${(SIZE / 1024 / 1024 / seconds).toFixed(0)} MiB/s`;
-}
-
 async function main(): Promise<void> {
-  const dir = await makeTempDir(context, 'broken-reg-bench-');
-  const distribution = await startDistribution(context);
-  const file = path.join(dir, 'blob');
-  const digest = await writeRandomFile(file, SIZE);
-  await upload(distribution.url, file, digest, SIZE);
-  await fs.rm(file);
-  const direct = `${distribution.url}/v2/${NAME}/blobs/${digest}`;
-  await timedPull(direct, SIZE); // warms distribution's page cache
-  // Rounds interleave direct and proxied pulls, so load from elsewhere on the machine hits both alike;
-  // each round starts a fresh proxy (empty store) for the cold pull. The medians are reported.
-  const hashCpu = hashSeconds();
-  const rounds: { direct: number; relay: number; cold: number; warm: number }[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const pids = { client: process.pid, distribution: distribution.pid };
-    const first = await measuredPull(direct, SIZE, pids);
-    const relay = await spawnServer('--serve-relay', distribution.url);
-    const relayPull = await measuredPull(`${relay.url}/v2/${NAME}/blobs/${digest}`, SIZE, { ...pids, relay: relay.pid });
-    await relay.stop();
-    const proxy = await spawnServer('--serve-proxy', distribution.host);
-    const through = `${proxy.url}/v2/${NAME}/blobs/${digest}`;
-    const coldPull = await measuredPull(through, SIZE, { ...pids, proxy: proxy.pid });
-    const warmPull = await measuredPull(through, SIZE, { ...pids, proxy: proxy.pid });
-    await proxy.stop();
-    const floor = await fileWriteFloor(dir);
-    const last = await measuredPull(direct, SIZE, pids);
-    const directSeconds = Math.min(first.seconds, last.seconds);
-    const [cold, warm] = [coldPull.seconds, warmPull.seconds];
-    rounds.push({ direct: directSeconds, relay: relayPull.seconds, cold, warm });
-    if (process.env.BENCH_CPU) {
-      console.log(`  cpu seconds: direct (${first.cpu}) (${last.cpu}), relay (${relayPull.cpu}), cold (${coldPull.cpu}), warm (${warmPull.cpu})`);
-    }
-    console.log(
-      `round ${round + 1}: direct ${directSeconds.toFixed(2)}s ${mibps(directSeconds)} (${first.cpuTotal.toFixed(2)} CPU-s), ` +
-        `bare relay ${relayPull.seconds.toFixed(2)}s (${(directSeconds / relayPull.seconds).toFixed(2)}x, ${relayPull.cpuTotal.toFixed(2)} CPU-s), ` +
-        `cold ${cold.toFixed(2)}s ${mibps(cold)} (${(directSeconds / cold).toFixed(2)}x, ${coldPull.cpuTotal.toFixed(2)} CPU-s), ` +
-        `warm ${warm.toFixed(2)}s ${mibps(warm)} (${(directSeconds / warm).toFixed(2)}x); ` +
-        `a new ${SIZE / 1024 / 1024} MiB file ${floor.seconds.toFixed(2)}s (${floor.cpu.toFixed(2)} CPU-s); load ${loadavg()[0]?.toFixed(1)}`,
-    );
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-proxy-'));
+  stops.push(async () => fs.rmSync(root, { recursive: true, force: true }));
+  const upstream = await startDistribution(made(path.join(root, 'upstream')));
+  stops.push(() => upstream.stop());
+  const big = writeBigBlob(path.join(root, 'big'), SIZE);
+  await pushBigBlob(upstream.url, NAME, big, 'monolithic');
+  fs.rmSync(big.file);
+  const smalls: BigBlob[] = [];
+  for (let i = 0; i < PARALLEL; i++) {
+    const blob = writeBigBlob(path.join(root, `small${i}`), SMALL);
+    await pushBigBlob(upstream.url, `bench/small${i}`, blob, 'monolithic');
+    fs.rmSync(blob.file);
+    smalls.push(blob);
   }
-  const ratio = (pick: (r: (typeof rounds)[number]) => number) => median(rounds.map((r) => r.direct / pick(r))).toFixed(2);
-  console.log(`blob: ${SIZE} bytes (${SIZE / 1024 / 1024} MiB) from CNCF distribution 2.8 on 127.0.0.1, ${ROUNDS} rounds, median ratios`);
-  console.log(`sha256 of the blob: ${hashCpu.toFixed(2)} CPU-s; load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  console.log(`direct: ${mibps(median(rounds.map((r) => r.direct)))}`);
-  console.log(`bare relay (pipe only, no hash, no store): ${ratio((r) => r.relay)}x direct`);
-  console.log(`proxy cold: ${ratio((r) => r.cold)}x direct (target >= 0.7x)`);
-  console.log(`proxy warm: ${ratio((r) => r.warm)}x direct (target >= 1.0x)`);
+  const direct = `${upstream.url}/v2/${NAME}/blobs/${big.digest}`;
+  // Every blob once, untimed: what the upstream serves then comes from the page cache, as it would
+  // from a registry on the network.
+  await download(direct, 1, SIZE);
+  for (const [i, blob] of smalls.entries()) await download(`${upstream.url}/v2/bench/small${i}/blobs/${blob.digest}`, 1, SMALL);
+  const hashCpu = hashSeconds();
+
+  const rounds: Round[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const directPull = await measure([direct], SIZE, { upstream: upstream.pid });
+    const relay = await spawnRelay(upstream.url);
+    const relayPull = await measure([`${relay.url}/v2/${NAME}/blobs/${big.digest}`], SIZE, { upstream: upstream.pid, relay: relay.pid }, relay.pid);
+    await relay.stop();
+    const order: Proxy[] = round % 2 === 0 ? ['distribution', 'broken-reg'] : ['broken-reg', 'distribution'];
+    const proxies = {} as Record<Proxy, ProxyRound>;
+    for (const kind of order) proxies[kind] = await measureProxy(kind, root, upstream, big, smalls);
+    const floor = fileWriteFloor(root);
+    const r: Round = { direct: directPull, relay: relayPull, proxies, floor, load: load() };
+    rounds.push(r);
+    printRound(round + 1, r);
+  }
+  printSummary(rounds, hashCpu);
+}
+
+const fmt = (n: number, digits = 2) => n.toFixed(digits);
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
+const cpuText = (pull: Pull) =>
+  Object.entries(pull.cpu)
+    .map(([name, seconds]) => `${name} ${fmt(seconds)}`)
+    .join(', ');
+
+function printRound(n: number, r: Round): void {
+  const ours = r.proxies['broken-reg'];
+  const theirs = r.proxies.distribution;
+  console.log(`round ${n} (load ${fmt(r.load, 1)}):`);
+  console.log(`  direct from the upstream   ${fmt(r.direct.seconds)} s   CPU-s: ${cpuText(r.direct)}`);
+  console.log(`  bare relay                 ${fmt(r.relay.seconds)} s   CPU-s: ${cpuText(r.relay)}; relay peak RSS ${mb(r.relay.peak)}`);
+  for (const [kind, p] of [['distribution', theirs], ['broken-reg', ours]] as const) {
+    console.log(`  ${kind.padEnd(12)} cold       ${fmt(p.cold.seconds)} s (stored at ${fmt(p.cold.storedSeconds)} s)   CPU-s: ${cpuText(p.cold)}; peak RSS ${mb(p.cold.peak)}`);
+    console.log(`  ${kind.padEnd(12)} warm       ${fmt(p.warm.seconds)} s   CPU-s: ${cpuText(p.warm)}; peak RSS ${mb(p.warm.peak)}`);
+    console.log(`  ${kind.padEnd(12)} 8 x 128 MiB ${fmt(p.parallel.seconds)} s (stored at ${fmt(p.parallel.storedSeconds)} s)  CPU-s: ${cpuText(p.parallel)}; peak RSS ${mb(p.parallel.peak)}`);
+  }
+  const threads = (ours.cold.threads ?? []).map(([tid, seconds]) => `${tid} ${fmt(seconds)}`).join(', ');
+  console.log(`  broken-reg cold, CPU-s by thread: ${threads}`);
+  console.log(`  a new ${SIZE / MIB} MiB file: ${fmt(r.floor.seconds)} s, ${fmt(r.floor.cpu)} CPU-s`);
+}
+
+function printSummary(rounds: Round[], hashCpu: number): void {
+  const med = (pick: (r: Round) => number) => median(rounds.map(pick));
+  const ours = (r: Round) => r.proxies['broken-reg'];
+  const theirs = (r: Round) => r.proxies.distribution;
+  const gib = SIZE / (1024 * MIB);
+  const rows: { figure: string; ours: string; distribution: string; ratio: string; target: string; pass?: boolean }[] = [];
+  const speed = (figure: string, pick: (p: ProxyRound) => Pull) => {
+    const [a, b] = [med((r) => pick(ours(r)).seconds), med((r) => pick(theirs(r)).seconds)];
+    const ratio = b / a;
+    rows.push({ figure, ours: `${fmt(a)} s`, distribution: `${fmt(b)} s`, ratio: `${fmt(ratio)}x`, target: '>= 1.0x distribution', pass: ratio >= 1 });
+  };
+  speed(`${SIZE / MIB} MiB cold pull`, (p) => p.cold);
+  speed(`${SIZE / MIB} MiB warm pull`, (p) => p.warm);
+  const cpu = (p: ProxyRound, kind: Proxy) => (p.cold.cpu[kind] ?? 0) / gib;
+  const [ourCpu, theirCpu] = [med((r) => cpu(ours(r), 'broken-reg')), med((r) => cpu(theirs(r), 'distribution'))];
+  rows.push({ figure: 'CPU-s per GiB, cold, proxy process', ours: fmt(ourCpu), distribution: fmt(theirCpu), ratio: `${fmt(ourCpu / theirCpu)}x`, target: '<= 2.5', pass: ourCpu <= 2.5 });
+  const peak = (figure: string, pick: (p: ProxyRound) => Pull, limit: number) => {
+    const [a, b] = [med((r) => pick(ours(r)).peak), med((r) => pick(theirs(r)).peak)];
+    rows.push({ figure, ours: mb(a), distribution: mb(b), ratio: `${fmt(a / b)}x`, target: `< ${limit} MB`, pass: a < limit * 1e6 });
+  };
+  peak('peak RSS, cold pull', (p) => p.cold, 150);
+  speed(`${PARALLEL} x ${SMALL / MIB} MiB cold at once`, (p) => p.parallel);
+  rows[rows.length - 1]!.target = '-';
+  rows[rows.length - 1]!.pass = undefined;
+  peak(`peak RSS, ${PARALLEL} x ${SMALL / MIB} MiB cold`, (p) => p.parallel, 200);
+
+  console.log('');
+  console.log(
+    `broken-reg proxy vs distribution ${'2.8'} pull-through, same upstream (distribution on 127.0.0.1), curl to /dev/null, ` +
+      `${os.cpus().length} CPUs, Node ${process.version}, ${new Date().toISOString().slice(0, 16)}Z, median of ${rounds.length} rounds, load ${os.loadavg().map((l) => fmt(l)).join(' ')}`,
+  );
+  console.log('');
+  const header = ['figure', 'broken-reg', 'distribution', 'ratio', 'target', 'result'];
+  const table = rows.map((row) => [row.figure, row.ours, row.distribution, row.ratio, row.target, row.pass === undefined ? '' : row.pass ? 'PASS' : 'FAIL']);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 || i === 4 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of table) console.log(line(row));
+  const directSeconds = med((r) => r.direct.seconds);
+  console.log('');
+  console.log(`context: direct from the upstream ${fmt(directSeconds)} s (${fmt(SIZE / MIB / directSeconds, 0)} MiB/s); ` +
+    `bare relay ${fmt(med((r) => r.relay.seconds))} s (${fmt(directSeconds / med((r) => r.relay.seconds))}x direct, relay ${fmt(med((r) => r.relay.cpu.relay ?? 0))} CPU-s); ` +
+    `cold through broken-reg ${fmt(directSeconds / med((r) => ours(r).cold.seconds))}x direct, distribution ${fmt(directSeconds / med((r) => theirs(r).cold.seconds))}x direct`);
+  console.log(`context: stored after ${fmt(med((r) => ours(r).cold.storedSeconds))} s (broken-reg), ${fmt(med((r) => theirs(r).cold.storedSeconds))} s (distribution: in the background, a second fetch)`);
+  console.log(`context: a new ${SIZE / MIB} MiB file ${fmt(med((r) => r.floor.seconds))} s (${fmt(med((r) => r.floor.cpu))} CPU-s); sha256 of it ${fmt(hashCpu)} CPU-s`);
+  const passed = rows.filter((row) => row.pass).length;
+  const judged = rows.filter((row) => row.pass !== undefined).length;
+  console.log(`${passed} of ${judged} targets met`);
 }
 
 function median(values: number[]): number {
@@ -176,33 +283,22 @@ function median(values: number[]): number {
   return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
-/** Starts this file as a proxy (--serve-proxy) or bare relay (--serve-relay) in a child process. */
-async function spawnServer(mode: string, upstream: string): Promise<{ url: string; pid: number; stop(): Promise<unknown> }> {
-  const child = spawn(process.execPath, [...nodeArgs(), fileURLToPath(import.meta.url), mode, upstream], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts this file as a bare relay (--serve-relay) of upstream in a child process. */
+async function spawnRelay(upstream: string): Promise<{ url: string; pid: number; stop(): Promise<unknown> }> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve-relay', upstream], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const stop = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     return exited;
   };
-  cleanups.push(stop);
+  stops.push(stop);
   return new Promise((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => {
       const match = /SERVING (\S+)/.exec(chunk.toString());
       if (match?.[1]) resolve({ url: match[1], pid: child.pid ?? 0, stop });
     });
-    child.once('exit', (code) => reject(new Error(`${mode} exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`the relay exited with ${code}`)));
   });
-}
-
-/** Extra node flags for the proxy process, e.g. BENCH_PROXY_NODE_ARGS="--cpu-prof". */
-function nodeArgs(): string[] {
-  return (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-}
-
-async function serveProxy(upstream: string): Promise<void> {
-  const proxy = await startProxy(context, { flags: { upstream, upstreamInsecure: [upstream] } });
-  process.stdout.write(`SERVING ${proxy.url}\n`);
-  await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
 }
 
 /** The least a proxy can do: pass each request to the upstream and pipe the answer back. */
@@ -225,8 +321,7 @@ async function serveRelay(upstream: string): Promise<void> {
 
 try {
   if (process.argv[2] === '--serve-relay') await serveRelay(process.argv[3] ?? '');
-  else if (SERVE) await serveProxy(process.argv[3] ?? '');
   else await main();
 } finally {
-  for (const cleanup of cleanups.reverse()) await cleanup();
+  for (const stop of stops.reverse()) await stop();
 }

@@ -93,14 +93,31 @@ async function startProcess(name: string, command: string, args: string[], url: 
   throw new Error(`${name} did not start on ${url}${log ? `:\n${log}` : ''}`);
 }
 
-/** `broken-reg serve` on a store, text request log to /dev/null as a user would run it. */
-export async function startBrokenReg(store: string, args: string[] = []): Promise<ServerProcess> {
+/**
+ * `broken-reg serve` on a store, text request log to /dev/null as a user would run it; nodeArgs go to
+ * node before the script (e.g. --cpu-prof).
+ */
+export async function startBrokenReg(store: string, args: string[] = [], nodeArgs: string[] = []): Promise<ServerProcess> {
   const port = await freePort();
-  return startProcess('broken-reg', process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--port', String(port), '--store', store, '--log-format', 'text', ...args], `http://127.0.0.1:${port}`, '/v2/');
+  return startProcess(
+    'broken-reg',
+    process.execPath,
+    [...nodeArgs, BIN, 'serve', '--host', '127.0.0.1', '--port', String(port), '--store', store, '--log-format', 'text', ...args],
+    `http://127.0.0.1:${port}`,
+    '/v2/',
+  );
 }
 
-/** CNCF distribution with filesystem storage in dir, quiet logs. */
-export async function startDistribution(dir: string): Promise<ServerProcess> {
+/** broken-reg as a pull-through proxy of upstream (host:port, plain HTTP, on loopback). */
+export function startBrokenRegProxy(store: string, upstream: string, nodeArgs: string[] = []): Promise<ServerProcess> {
+  return startBrokenReg(store, ['--upstream', upstream, '--upstream-insecure', upstream, '--allow-upstream', upstream], nodeArgs);
+}
+
+/**
+ * CNCF distribution with filesystem storage in dir, quiet logs; with remoteUrl it is a pull-through
+ * cache of that registry (`proxy: {remoteurl}`), as users run it in front of Docker Hub.
+ */
+export async function startDistribution(dir: string, remoteUrl?: string): Promise<ServerProcess> {
   const port = await freePort();
   const config = path.join(dir, 'config.yml');
   fs.writeFileSync(
@@ -118,6 +135,7 @@ export async function startDistribution(dir: string): Promise<ServerProcess> {
       '    enabled: true',
       'http:',
       `  addr: 127.0.0.1:${port}`,
+      ...(remoteUrl ? ['proxy:', `  remoteurl: ${remoteUrl}`] : []),
       '',
     ].join('\n'),
   );

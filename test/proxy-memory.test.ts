@@ -1,6 +1,7 @@
-// The proxy's cold path for blobs larger than its read-along memory (16 MiB): a reader that keeps up
+// The proxy's cold path for blobs larger than its read-along memory (8 MiB): a reader that keeps up
 // and one that stalls (and so falls back to the temp file) both get exactly the bytes of the digest;
-// a slow chunked upstream streams; a corrupt body never completes and leaves nothing behind.
+// a slow chunked upstream streams; a corrupt body never completes and leaves nothing behind; a client
+// is fed as the bytes arrive even while the store's writes stall.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -8,7 +9,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { eventually, randomContent } from './helpers/oci-http.js';
-import { pull, startFront, startProxy, type Front } from './helpers/proxy.js';
+import { gate, pull, startFront, startProxy, type Front } from './helpers/proxy.js';
 import { parseDigest } from '../src/oci/digest.js';
 
 const SIZE = 48 << 20;
@@ -81,4 +82,38 @@ test('a large corrupt upstream body is refused and leaves nothing behind', async
   await assert.rejects(response.arrayBuffer());
   assert.ok(await eventually(async () => (await fs.readdir(path.join(proxy.storeDir, 'tmp'))).length === 0));
   assert.equal(await proxy.deps.store.blob(parseDigest(blob.digest)!), undefined);
+});
+
+test('a client gets the bytes as they come from the upstream while writes to the store are held', async (t) => {
+  const blob = randomContent(6 << 20, 24);
+  const front = await startFront(t, (_req, res) => {
+    res.writeHead(200, { 'Content-Length': blob.size, 'Content-Type': 'application/octet-stream' });
+    res.end(blob.bytes);
+  });
+  const proxy = await proxyFor(t, front);
+  // Every file write of this process waits for the gate: the store is as slow as a disk that stalls.
+  const writes = gate();
+  const probe = await fs.open(path.join(proxy.storeDir, 'probe'), 'w');
+  const fileHandle = Object.getPrototypeOf(probe) as { writev: (...args: unknown[]) => Promise<unknown> };
+  await probe.close();
+  const writev = fileHandle.writev;
+  fileHandle.writev = async function (this: unknown, ...args: unknown[]) {
+    await writes.opened;
+    return writev.apply(this, args);
+  };
+  t.after(() => {
+    fileHandle.writev = writev;
+  });
+  const response = await fetch(`${proxy.url}/v2/held/blobs/${blob.digest}`, { signal: AbortSignal.timeout(20_000) });
+  assert.equal(response.status, 200);
+  const reader = response.body!.getReader();
+  const first = await Promise.race([reader.read(), delay(5_000).then(() => undefined)]);
+  assert.ok(first?.value && first.value.length > 0, 'bytes reach the client before any write to the store completes');
+  assert.deepEqual(Buffer.from(first.value), blob.bytes.subarray(0, first.value.length));
+  writes.open();
+  const chunks: Uint8Array[] = [first.value];
+  for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
+  assert.ok(Buffer.concat(chunks).equals(blob.bytes));
+  const digest = parseDigest(blob.digest)!;
+  assert.ok(await eventually(async () => Boolean(await proxy.deps.store.repositoryBlob('held', digest))));
 });

@@ -87,8 +87,45 @@ export async function writePlan(res: ServerResponse, plan: ResponsePlan, options
     else await sendFileRange(res, body.path, body.start, body.end, options.pool);
     return;
   }
-  for await (const chunk of body.chunks(options.signal)) {
-    if (!res.write(chunk)) await once(res, 'drain', { signal: options.signal });
+  await writeStream(res, body.chunks(options.signal), options.signal);
+}
+
+/**
+ * The most a stream body writes to a corked response before it sends them: chunks that come in a burst
+ * (a blob read along a fetch gives the 64 KiB pieces the upstream's socket delivered) leave in one
+ * writev instead of one write each; no more than this is queued beyond the socket's own buffer.
+ */
+const CORK_BYTES = 1 << 20;
+
+/**
+ * Writes chunks as they come, corked: what arrives within one turn of the event loop (up to
+ * CORK_BYTES) goes out together; then waits for drain if the socket is full. Ends the response.
+ */
+async function writeStream(res: ServerResponse, chunks: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<void> {
+  let corked = 0;
+  let flushing: NodeJS.Immediate | undefined;
+  const flush = () => {
+    clearImmediate(flushing);
+    flushing = undefined;
+    if (corked === 0) return;
+    corked = 0;
+    res.uncork();
+  };
+  try {
+    for await (const chunk of chunks) {
+      if (corked === 0) {
+        res.cork();
+        flushing = setImmediate(flush); // the next chunk is not at hand: send what is queued
+      }
+      corked += chunk.length;
+      res.write(chunk);
+      if (corked >= CORK_BYTES) {
+        flush();
+        if (res.writableNeedDrain) await once(res, 'drain', { signal });
+      }
+    }
+  } finally {
+    flush();
   }
   res.end();
 }

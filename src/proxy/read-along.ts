@@ -8,7 +8,8 @@ import { fileContent, type BlobContent } from '../registry/content.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobFetch } from './blob-fetch.js';
 
-const READ_SIZE = 4 << 20;
+/** The most a reader takes at once: from memory, slices of what arrived; from the temp file, one read. */
+const READ_SIZE = 1 << 20;
 
 /**
  * The content of a fetch once the upstream answered. Without an announced size a HEAD or a range
@@ -52,9 +53,17 @@ async function* readAlong(fetch: BlobFetch, start: number, end: number, signal: 
         continue;
       }
       const length = Math.min(limit - position, READ_SIZE);
-      // Readers close behind the fetch take the bytes from memory; laggards read the temp file.
+      // Readers close behind the fetch take the bytes from memory; laggards read the temp file, as far
+      // as it is written (bytes can leave memory a moment before their write completes).
       let slices = fetch.recentSlices(position, length);
-      if (slices.length === 0) slices = [await readAt(handle, position, length)];
+      if (slices.length === 0) {
+        const onDisk = Math.min(limit, fetch.written) - position;
+        if (onDisk <= 0) {
+          await until(fetch.nextChange(), signal);
+          continue;
+        }
+        slices = [await readAt(handle, position, Math.min(length, onDisk))];
+      }
       for (const slice of slices) {
         position += slice.length;
         yield slice;
