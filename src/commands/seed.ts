@@ -1,10 +1,11 @@
 // broken-reg seed: pre-generates broken/random images into the store, exactly as serve would, so
 // the first pull is instant.
 import { Command } from 'commander';
-import { defaultStore, DEFAULT_LIMITS } from '../config.js';
+import { defaultStore, DEFAULT_LIMITS, resolveLimits, UsageError, type Limits } from '../config.js';
 import { Store } from '../store/store.js';
 import { materializeRandomImage, RANDOM_REPOSITORY } from '../images/random-store.js';
-import { layerBlobSize, parseRandomTag, type RandomImageParams } from '../images/random/index.js';
+import { describeTagSpec } from '../params/tag-params.js';
+import { layerBlobSize, parseRandomTag, randomTagSpec, resolveParams, type RandomImageParams } from '../images/random/index.js';
 import { ParamError } from '../params/tag-params.js';
 import { formatSize } from '../params/size.js';
 import { createUi, type Ui } from '../ui.js';
@@ -13,6 +14,8 @@ import { CliError } from './errors.js';
 interface SeedFlags {
   store?: string;
   json?: boolean;
+  maxLayers?: string;
+  maxRandomSize?: string;
 }
 
 export interface SeedResult {
@@ -24,9 +27,11 @@ export interface SeedResult {
 export function seedCommand(ui: Ui = createUi(), env: NodeJS.ProcessEnv = process.env): Command {
   return new Command('seed')
     .description('Pre-generate broken/random images into the store, so the first pull is instant.')
-    .argument('<spec...>', 'random image specs in the tag grammar: layers-X_size-Y[_seed-Z]')
+    .argument('<spec...>', `random image specs in the tag grammar: ${describeTagSpec(randomTagSpec())}`)
     .option('--store <dir>', 'store directory (env BLOB_DIR, default ~/broken-reg)')
     .option('--json', 'print the results as a JSON array')
+    .option('--max-layers <n>', 'most layers an image may have, as serve --max-layers (default 100)')
+    .option('--max-random-size <size>', 'largest layer, as serve --max-random-size (default 1g)')
     .addHelpText(
       'after',
       `
@@ -34,10 +39,13 @@ Prints one line per image: the reference and its manifest digest, the same diges
 for that tag. An image already in the store is reported and not generated again.
 Examples:
   broken-reg seed layers-3_size-1024
-  broken-reg seed layers-1_size-100m layers-5_size-1m_seed-42 --store /tmp/reg`,
+  broken-reg seed layers-1_size-100m layers-5_size-1m_seed-42 --store /tmp/reg
+  broken-reg seed layers-2_size-1m_format-oci_platforms-4_comp-zstd_attest-1
+  broken-reg seed layers-1000_size-1k --max-layers 1000`,
     )
     .action(async (specs: string[], flags: SeedFlags) => {
-      const images = specs.map(parseSpec);
+      const limits = seedLimits(flags);
+      const images = specs.map((spec) => parseSpec(spec, limits));
       const store = await Store.open(flags.store ?? defaultStore(env));
       const results: SeedResult[] = [];
       for (const { spec, params } of images) results.push(await seedOne(store, spec, params, ui));
@@ -46,9 +54,20 @@ Examples:
     });
 }
 
-function parseSpec(spec: string): { spec: string; params: RandomImageParams } {
+/** The limits serve would apply with the same flags, so seed makes what that serve would. */
+function seedLimits(flags: SeedFlags): Limits {
+  if (flags.maxLayers === undefined && flags.maxRandomSize === undefined) return DEFAULT_LIMITS;
   try {
-    return { spec, params: parseRandomTag(spec, DEFAULT_LIMITS) };
+    return resolveLimits(flags);
+  } catch (error) {
+    if (error instanceof UsageError) throw new CliError(error.message, 2);
+    throw error;
+  }
+}
+
+function parseSpec(spec: string, limits: Limits): { spec: string; params: RandomImageParams } {
+  try {
+    return { spec, params: parseRandomTag(spec, limits) };
   } catch (error) {
     if (error instanceof ParamError) throw new CliError(`${spec}: ${error.message}`, 2);
     throw error;
@@ -57,13 +76,17 @@ function parseSpec(spec: string): { spec: string; params: RandomImageParams } {
 
 async function seedOne(store: Store, spec: string, params: RandomImageParams, ui: Ui): Promise<SeedResult> {
   const reference = `${RANDOM_REPOSITORY}:${spec}`;
-  const total = params.layers * layerBlobSize(params.size);
+  const { layers, size, files, comp, platforms } = resolveParams(params);
+  // Every image has the same layer sizes; configs and attestations are a rounding error.
+  const layerBytes = layerBlobSize(size, files, comp);
+  const allLayers = Math.max(1, platforms) * layers;
+  const total = allLayers * layerBytes;
   const progress = ui.progress(`${reference}: generating`);
   let done = 0;
   const onBytes = (bytes: number) => {
     done += bytes;
-    const layer = Math.min(params.layers, Math.floor(done / layerBlobSize(params.size)) + 1);
-    progress.update(`${reference}: layer ${layer} of ${params.layers}, ${formatSize(done)} of ${formatSize(total)}`);
+    const layer = Math.min(allLayers, Math.floor(done / layerBytes) + 1);
+    progress.update(`${reference}: layer ${layer} of ${allLayers}, ${formatSize(Math.min(done, total))} of ${formatSize(total)}`);
   };
   try {
     const image = await materializeRandomImage(store, params, spec, onBytes);
