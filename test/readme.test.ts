@@ -34,3 +34,22 @@ test('README gives the two commands', async () => {
   assert.match(readme, /npm ci && npm start/);
   assert.match(readme, /^npm test\b/m);
 });
+
+test('README tables every broken/random key with its example, from the scenario metadata', async () => {
+  const readme = await fs.readFile(README, 'utf8');
+  const section = readme.slice(readme.indexOf('### broken/random\n'), readme.indexOf('### broken/prepared\n'));
+  const random = defaultScenarios().scenarios.find((scenario) => scenario.name === 'random');
+  assert.ok(random);
+  const rows = section.split('\n').filter((line) => line.startsWith('| `'));
+  assert.deepEqual(
+    rows.map((row) => /^\| `([a-z]+)`/.exec(row)?.[1]),
+    random.parameters.map((parameter) => parameter.name),
+    'one row per key, in the grammar order',
+  );
+  for (const parameter of random.parameters) {
+    const row = rows.find((line) => line.startsWith(`| \`${parameter.name}\``)) ?? '';
+    assert.ok(row.includes(`\`${parameter.example}\``), `the README row of ${parameter.name} shows its example ${parameter.example}`);
+    assert.ok(parameter.example.startsWith(`${parameter.name}-`), parameter.example);
+    assert.ok(parameter.description.length > 0, `${parameter.name} has a description`);
+  }
+});
