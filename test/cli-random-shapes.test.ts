@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { makeTempDir, startRegistry } from './helpers/registry.js';
 import { runCli } from './helpers/cli.js';
 import type { ImageTree, StoreReport } from '../src/inspect/model.js';
+import { RANDOM_PARAM_EXAMPLES } from '../src/images/random/index.js';
 
 // Pinned in test/random-keys.test.ts.
 const GOLDEN_OCI_4_ZSTD = 'sha256:7cf103a43105ff17d8942871773097101df15c6d2447976bd154762c3d54adda';
@@ -90,4 +91,10 @@ test('inspect shows a seeded index: platforms, attestations of each image, zstd 
   assert.deepEqual(repository?.untagged, [], 'the children are reached through the index');
   assert.equal(repository?.manifestCount, 1 + 3 + 3);
   assert.deepEqual(report.orphanBlobs, []);
+});
+
+test('serve --help lists every broken/random key with its example', async () => {
+  const help = await runCli(['serve', '--help'], { timeoutMs: 15_000 });
+  assert.equal(help.code, 0);
+  for (const example of Object.values(RANDOM_PARAM_EXAMPLES)) assert.match(help.stdout, new RegExp(`^ +${example} +\\S`, 'm'), example);
 });

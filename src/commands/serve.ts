@@ -44,7 +44,11 @@ Examples:
 
 /** The scenario table, from the scenarios' own metadata. */
 export function scenarioHelp(): string {
-  const rows = defaultScenarios().scenarios.map((s) => `  ${s.example.padEnd(40)} ${s.summary}`);
+  // A scenario with several tag keys lists each, with an example, under its row.
+  const rows = defaultScenarios().scenarios.flatMap((s) => [
+    `  ${s.example.padEnd(40)} ${s.summary}`,
+    ...(s.parameters.length > 1 ? s.parameters.map((p) => `      ${p.example.padEnd(36)} ${p.description}`) : []),
+  ]);
   const proxy = `  ${'<[host/]repository>:<tag>'.padEnd(40)} Anything else: pulled through from --upstream (or the named host) and cached.`;
   return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows, proxy].join('\n');
 }

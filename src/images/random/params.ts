@@ -110,7 +110,7 @@ export function randomTagSpec(limits: RandomLimits = DEFAULT_RANDOM_LIMITS): Ran
     },
     platforms: {
       placeholder: 'N',
-      description: `an index (OCI) or manifest list (Docker) of N images, 1 to ${RANDOM_PLATFORMS.length}, for the first N of ${platformNames}; without it, one linux/amd64 image`,
+      description: `an index (OCI) or manifest list (Docker) of N images (1 to ${RANDOM_PLATFORMS.length}), the first N of ${platformNames}; without it, one linux/amd64 image`,
       parse: wholeNumber({ min: 1, max: RANDOM_PLATFORMS.length }),
     },
     comp: {
@@ -125,7 +125,7 @@ export function randomTagSpec(limits: RandomLimits = DEFAULT_RANDOM_LIMITS): Ran
     },
     attest: {
       placeholder: '0|1',
-      description: 'attest-1: a buildx-style attestation manifest (platform unknown/unknown, an in-toto layer) per image; implies an index and format-oci',
+      description: '1: a buildx-style attestation manifest (platform unknown/unknown, an in-toto layer) per image; implies an index and format-oci',
       parse: wholeNumber({ min: 0, max: 1 }),
     },
   };
