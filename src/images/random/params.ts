@@ -26,15 +26,15 @@ export interface RandomImageParams {
   /** Picks the random bytes; the same seed always makes the same image. */
   seed: number;
   /** Media types: Docker v2 schema 2 (the default) or OCI. */
-  format?: 'oci';
+  format?: ImageFormat;
   /** An index of the first N platforms of RANDOM_PLATFORMS; absent: one image manifest, no index. */
   platforms?: number;
   /** Layer compression: gzip (the default), zstd or none. */
-  comp?: 'zstd' | 'none';
+  comp?: Compression;
   /** Files per layer (default 1). */
   files?: number;
   /** A buildx-style attestation manifest per image in the index. */
-  attest?: true;
+  attest?: boolean;
 }
 
 /** The params with every default filled in, as the generator uses them. */
