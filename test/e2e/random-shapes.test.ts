@@ -152,4 +152,15 @@ describe('docker with broken/random shapes', { timeout: 240_000 }, () => {
     assert.equal(image.Id, children.get('linux/amd64')?.config);
     assert.notEqual(image.Id, children.get('linux/arm64')?.config);
   });
+
+  test('docker pulls an index with buildx attestations and runs nothing of them: it picks linux/amd64', async (t) => {
+    if (!requireTools(t, ...TOOLS)) return;
+    const tag = 'layers-1_size-1k_platforms-2_attest-1';
+    const children = await childrenOf(registry, tag);
+    const head = await fetch(`${registry.url}/v2/broken/random/manifests/${tag}`, { method: 'HEAD', signal: AbortSignal.timeout(10_000) });
+    assert.equal(await pull(tag), head.headers.get('docker-content-digest'));
+    const image = await inspect(tag);
+    assert.deepEqual([image.Os, image.Architecture], ['linux', 'amd64']);
+    assert.equal(image.Id, children.get('linux/amd64')?.config);
+  });
 });
