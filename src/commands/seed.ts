@@ -1,12 +1,11 @@
 // broken-reg seed: pre-generates broken/random images into the store, exactly as serve would, so
 // the first pull is instant.
 import { Command } from 'commander';
-import { defaultStore, DEFAULT_LIMITS, resolveLimits, UsageError, type Limits } from '../config.js';
+import { defaultStore, resolveLimits, UsageError, type Limits } from '../config.js';
 import { Store } from '../store/store.js';
 import { materializeRandomImage, RANDOM_REPOSITORY } from '../images/random-store.js';
-import { describeTagSpec } from '../params/tag-params.js';
 import { layerBlobSize, parseRandomTag, randomTagSpec, resolveParams, type RandomImageParams } from '../images/random/index.js';
-import { ParamError } from '../params/tag-params.js';
+import { describeTagSpec, ParamError } from '../params/tag-params.js';
 import { formatSize } from '../params/size.js';
 import { createUi, type Ui } from '../ui.js';
 import { CliError } from './errors.js';
@@ -56,7 +55,6 @@ Examples:
 
 /** The limits serve would apply with the same flags, so seed makes what that serve would. */
 function seedLimits(flags: SeedFlags): Limits {
-  if (flags.maxLayers === undefined && flags.maxRandomSize === undefined) return DEFAULT_LIMITS;
   try {
     return resolveLimits(flags);
   } catch (error) {
