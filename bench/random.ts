@@ -9,7 +9,11 @@
 // sha256 -> zlib gzip level 0 -> sha256 -> fs.createWriteStream to a temp file.
 // Ours: the same 3 layers from RandomLayerStream (seeded PRNG, hand-framed tar and gzip, both sha256)
 // written to a temp file; then the whole generateRandomImage with a sink that hashes again, as the
-// store does. Prints the best of N runs (argv[2], default 2) and the ratio ours / floor.
+// store does. Then the server again for an OCI index of 4 platforms with zstd layers,
+// layers-3_size-25m_format-oci_platforms-4_comp-zstd: 12 layers of 25 MiB, the same 300 MiB of content
+// as the floor, so the same floor is its reference. Runs N rounds (argv[2], default 3), each measuring
+// everything once in turn; prints each median (the best beside it) and the median of the per-round
+// ratios ours / floor.
 //
 //   npm run bench:random [-- runs]      (node dist/bench/random.js [runs])
 import { createHash, randomFillSync, type Hash } from 'node:crypto';
@@ -24,6 +28,8 @@ import { generateRandomImage, layerStream, type BlobSink, type RandomImageParams
 import { startServe } from './serve-process.js';
 
 const PARAMS: RandomImageParams = { layers: 3, size: 100 * 1024 * 1024, seed: 0 };
+/** 4 images of 3 layers of 25 MiB: the floor's 300 MiB of content, as an OCI index of zstd layers. */
+const INDEX_TAG = 'layers-3_size-25m_format-oci_platforms-4_comp-zstd';
 const CHUNK = 1024 * 1024;
 const MIB = 1024 * 1024;
 
@@ -111,44 +117,69 @@ async function oursImage(dir: string): Promise<void> {
   await generateRandomImage(PARAMS, sink);
 }
 
-/** work may return the milliseconds that count (e.g. without a server's start-up); else all of it counts. */
-async function best(runs: number, label: string, work: (dir: string) => Promise<void | number>): Promise<number> {
-  let fastest = Infinity;
-  for (let run = 0; run < runs; run++) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'random-floor-'));
-    try {
-      const start = performance.now();
-      const counted = await work(dir);
-      fastest = Math.min(fastest, counted ?? performance.now() - start);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+interface Measured {
+  label: string;
+  work: (dir: string) => Promise<void | number>;
+  times: number[];
+}
+
+/** One run of work in a fresh temp dir; work may return the milliseconds that count (e.g. without a server's start-up). */
+async function timeOnce(work: Measured['work']): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'random-floor-'));
+  try {
+    const start = performance.now();
+    const counted = await work(dir);
+    return counted ?? performance.now() - start;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  const mib = (PARAMS.layers * PARAMS.size) / MIB;
-  console.log(`${label.padEnd(58)} ${(fastest / 1000).toFixed(3).padStart(7)} s  ${(mib / (fastest / 1000)).toFixed(0).padStart(5)} MiB/s`);
-  return fastest;
+}
+
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[half] as number) : ((sorted[half - 1] as number) + (sorted[half] as number)) / 2;
 }
 
 async function main(): Promise<void> {
-  const runs = Number(process.argv[2] ?? 2);
-  console.log(`layers-3_size-100m (${(PARAMS.layers * PARAMS.size) / MIB} MiB of content), best of ${runs}, ${os.cpus().length} CPUs, Node ${process.version}, load ${os.loadavg()[0]?.toFixed(1)}`);
-  const bareMs = await best(runs, 'bare: randomFill + 2 sha256 + crc32 + write, no framing', bare);
-  const floorMs = await best(runs, 'floor: randomFill + tar-stream + 2 sha256 + gzip -0 + write', floor);
-  const layersMs = await best(runs, 'ours: layerStream x3 (PRNG + tar + 2 sha256 + gzip) + write', oursLayers);
-  const imageMs = await best(runs, 'ours: generateRandomImage, sink hashing again + write', oursImage);
-  const serverMs = await best(runs, 'serve: GET broken/random:layers-3_size-100m until stored', throughServer);
-  console.log(`ratio ours/floor: layers ${(layersMs / floorMs).toFixed(2)}, whole image ${(imageMs / floorMs).toFixed(2)}`);
-  console.log(`ratio ours/bare:  layers ${(layersMs / bareMs).toFixed(2)}, whole image ${(imageMs / bareMs).toFixed(2)}`);
-  console.log(`ratio serve/floor: ${(serverMs / floorMs).toFixed(2)} (target <= 1.5); serve/bare: ${(serverMs / bareMs).toFixed(2)}`);
+  const runs = Number(process.argv[2] ?? 3);
+  const load = () => os.loadavg().map((n) => n.toFixed(1)).join(' ');
+  console.log(`layers-3_size-100m (${(PARAMS.layers * PARAMS.size) / MIB} MiB of content), ${runs} rounds, ${os.cpus().length} CPUs, Node ${process.version}, load ${load()}`);
+  const measured: Measured[] = [
+    { label: 'bare: randomFill + 2 sha256 + crc32 + write, no framing', work: bare, times: [] },
+    { label: 'floor: randomFill + tar-stream + 2 sha256 + gzip -0 + write', work: floor, times: [] },
+    { label: 'ours: layerStream x3 (PRNG + tar + 2 sha256 + gzip) + write', work: oursLayers, times: [] },
+    { label: 'ours: generateRandomImage, sink hashing again + write', work: oursImage, times: [] },
+    { label: 'serve: GET broken/random:layers-3_size-100m until stored', work: (dir) => throughServer(dir, 'layers-3_size-100m'), times: [] },
+    { label: `serve: GET broken/random:${INDEX_TAG}`, work: (dir) => throughServer(dir, INDEX_TAG), times: [] },
+  ];
+  // Rounds interleave the measurements, so a burst of load on the shared machine hits all of them
+  // alike; each ratio is the median of the ratios within a round.
+  for (let round = 0; round < runs; round++) {
+    for (const item of measured) item.times.push(await timeOnce(item.work));
+  }
+  const mib = (PARAMS.layers * PARAMS.size) / MIB;
+  const seconds = (ms: number) => (ms / 1000).toFixed(3);
+  for (const { label, times } of measured) {
+    const middle = medianOf(times);
+    console.log(`${label.padEnd(76)} ${seconds(middle).padStart(7)} s  ${(mib / (middle / 1000)).toFixed(0).padStart(5)} MiB/s  (best ${seconds(Math.min(...times))} s)`);
+  }
+  const [bareRun, floorRun, layersRun, imageRun, serveRun, indexRun] = measured.map((item) => item.times) as number[][];
+  const ratio = (ours: number[] = [], reference: number[] = []) => medianOf(ours.map((ms, i) => ms / (reference[i] as number))).toFixed(2);
+  console.log(`ratio ours/floor: layers ${ratio(layersRun, floorRun)}, whole image ${ratio(imageRun, floorRun)}`);
+  console.log(`ratio ours/bare:  layers ${ratio(layersRun, bareRun)}, whole image ${ratio(imageRun, bareRun)}`);
+  console.log(`ratio serve/floor: ${ratio(serveRun, floorRun)} (target <= 1.5); serve/bare: ${ratio(serveRun, bareRun)}`);
+  console.log(`ratio serve/floor, ${INDEX_TAG}: ${ratio(indexRun, floorRun)} (target <= 1.5); serve/bare: ${ratio(indexRun, bareRun)}`);
+  console.log(`load after the rounds: ${load()}`);
   await peakRssOfOneGiB();
 }
 
 /** The server generating on its first manifest request; it answers once every blob is stored. */
-async function throughServer(dir: string): Promise<number> {
+async function throughServer(dir: string, tag: string): Promise<number> {
   const server = await startServe(path.join(dir, 'store'));
   try {
     const start = performance.now();
-    const response = await fetch(`${server.url}/v2/broken/random/manifests/layers-3_size-100m`, { signal: AbortSignal.timeout(120_000) });
+    const response = await fetch(`${server.url}/v2/broken/random/manifests/${tag}`, { signal: AbortSignal.timeout(120_000) });
     if (response.status !== 200) throw new Error(`status ${response.status}`);
     await response.arrayBuffer();
     return performance.now() - start;

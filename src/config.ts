@@ -44,6 +44,9 @@ export const DEFAULT_LIMITS: Limits = {
   maxRandomSize: 1024 ** 3,
 };
 
+/** The highest --max-layers: a 10,000-layer manifest is about 1.6 MB, well under the 4 MiB manifest limit. */
+export const MAX_LAYERS_LIMIT = 10_000;
+
 export function defaultStore(env: NodeJS.ProcessEnv): string {
   return env.BLOB_DIR || path.join(os.homedir(), 'broken-reg');
 }
@@ -85,11 +88,7 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
     tlsCert,
     tlsKey,
     logFormat,
-    limits: {
-      maxTimeoutMs: flags.maxTimeout ? duration(flags.maxTimeout, '--max-timeout') : DEFAULT_LIMITS.maxTimeoutMs,
-      maxLayers: flags.maxLayers ? wholeNumber(flags.maxLayers, '--max-layers', 1, 10_000) : DEFAULT_LIMITS.maxLayers,
-      maxRandomSize: flags.maxRandomSize ? size(flags.maxRandomSize, '--max-random-size') : DEFAULT_LIMITS.maxRandomSize,
-    },
+    limits: resolveLimits(flags),
     catalog: {
       delayMs: catalogDelay ? duration(catalogDelay, flags.catalogDelay ? '--catalog-delay' : 'V2_CATALOG_DELAY') : 0,
       synthetic:
@@ -103,6 +102,15 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
     proxy: resolveProxyOptions(flags),
     auth: resolveAuthOptions(flags),
     uploadTimeoutMs: flags.uploadTimeout ? positiveDuration(flags.uploadTimeout, '--upload-timeout') : DEFAULT_UPLOAD_TIMEOUT_MS,
+  };
+}
+
+/** The limits from --max-timeout, --max-layers and --max-random-size (serve's, and seed's). */
+export function resolveLimits(flags: Pick<ServeFlags, 'maxTimeout' | 'maxLayers' | 'maxRandomSize'>): Limits {
+  return {
+    maxTimeoutMs: flags.maxTimeout ? duration(flags.maxTimeout, '--max-timeout') : DEFAULT_LIMITS.maxTimeoutMs,
+    maxLayers: flags.maxLayers ? wholeNumber(flags.maxLayers, '--max-layers', 1, MAX_LAYERS_LIMIT) : DEFAULT_LIMITS.maxLayers,
+    maxRandomSize: flags.maxRandomSize ? size(flags.maxRandomSize, '--max-random-size') : DEFAULT_LIMITS.maxRandomSize,
   };
 }
 

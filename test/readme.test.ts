@@ -84,3 +84,23 @@ test('README\'s broken/redirect rule table is the rule table', async () => {
   const code = (text: string) => `\`${text.replaceAll('|', '\\|')}\``;
   assert.deepEqual(block.split('\n').slice(2), REDIRECT_RULES.map((rule) => `| ${code(rule.grammar)} | ${rule.summary} | ${code(rule.example)} |`));
 });
+
+test('README tables every broken/random key with its example, from the scenario metadata', async () => {
+  const readme = await fs.readFile(README, 'utf8');
+  const start = readme.indexOf('### broken/random\n');
+  const section = readme.slice(start, readme.indexOf('\n### ', start + 1));
+  const random = defaultScenarios().scenarios.find((scenario) => scenario.name === 'random');
+  assert.ok(random);
+  const rows = section.split('\n').filter((line) => line.startsWith('| `'));
+  assert.deepEqual(
+    rows.map((row) => /^\| `([a-z]+)`/.exec(row)?.[1]),
+    random.parameters.map((parameter) => parameter.name),
+    'one row per key, in the grammar order',
+  );
+  for (const parameter of random.parameters) {
+    const row = rows.find((line) => line.startsWith(`| \`${parameter.name}\``)) ?? '';
+    assert.ok(row.includes(`\`${parameter.example}\``), `the README row of ${parameter.name} shows its example ${parameter.example}`);
+    assert.ok(parameter.example.startsWith(`${parameter.name}-`), parameter.example);
+    assert.ok(parameter.description.length > 0, `${parameter.name} has a description`);
+  }
+});

@@ -2,11 +2,11 @@
 // the first pull is instant.
 import path from 'node:path';
 import { Command } from 'commander';
-import { defaultStore, DEFAULT_LIMITS } from '../config.js';
+import { defaultStore, resolveLimits, type Limits } from '../config.js';
 import { FsStore, type Store } from '../store/store.js';
 import { materializeRandomImage, RANDOM_REPOSITORY } from '../images/random-store.js';
-import { layerBlobSize, parseRandomTag, type RandomImageParams } from '../images/random/index.js';
-import { ParamError } from '../params/tag-params.js';
+import { layerBlobSize, parseRandomTag, randomTagSpec, resolveParams, type RandomImageParams } from '../images/random/index.js';
+import { describeTagSpec, ParamError } from '../params/tag-params.js';
 import { formatSize } from '../inspect/table.js';
 import { createUi, type Ui } from '../ui.js';
 import { CliError } from '../cli-error.js';
@@ -15,6 +15,8 @@ import type { Io } from './io.js';
 
 interface SeedFlags {
   store?: string;
+  maxLayers?: string;
+  maxRandomSize?: string;
   json?: boolean;
 }
 
@@ -27,9 +29,11 @@ export interface SeedResult {
 export function seedCommand(io: Io): Command {
   return new Command('seed')
     .description('Pre-generate broken/random images into the store, so the first pull is instant.')
-    .argument('<spec...>', 'random image specs in the tag grammar: layers-X_size-Y[_seed-Z]')
+    .argument('<spec...>', `random image specs in the tag grammar: ${describeTagSpec(randomTagSpec())}`)
     .option('--store <dir>', 'store directory (env BLOB_DIR, default ~/broken-reg)')
     .option('--json', 'print the results as a JSON array')
+    .option('--max-layers <n>', 'most layers an image may have, as serve --max-layers (default 100)')
+    .option('--max-random-size <size>', 'largest layer, as serve --max-random-size (default 1g)')
     .addHelpText(
       'after',
       `
@@ -38,10 +42,14 @@ for that tag. An image already in the store is reported and not generated again.
 stops at once (exit 1): the images finished before are kept, the one in progress is not tagged.
 Examples:
   broken-reg seed layers-3_size-1024
-  broken-reg seed layers-1_size-100m layers-5_size-1m_seed-42 --store /tmp/reg`,
+  broken-reg seed layers-1_size-100m layers-5_size-1m_seed-42 --store /tmp/reg
+  broken-reg seed layers-2_size-1m_format-oci_platforms-4_comp-zstd_attest-1
+  broken-reg seed layers-1000_size-1k --max-layers 1000`,
     )
     .action(async (specs: string[], flags: SeedFlags) => {
-      await seed(specs.map(parseSpec), flags, io);
+      // The limits serve would apply with the same flags, so seed makes what that serve would.
+      const limits = resolveLimits(flags);
+      await seed(specs.map((spec) => parseSpec(spec, limits)), flags, io);
     });
 }
 
@@ -63,9 +71,9 @@ async function seed(images: { spec: string; params: RandomImageParams }[], flags
   }
 }
 
-function parseSpec(spec: string): { spec: string; params: RandomImageParams } {
+function parseSpec(spec: string, limits: Limits): { spec: string; params: RandomImageParams } {
   try {
-    return { spec, params: parseRandomTag(spec, DEFAULT_LIMITS) };
+    return { spec, params: parseRandomTag(spec, limits) };
   } catch (error) {
     if (error instanceof ParamError) throw new CliError(`${spec}: ${error.message}`, 2);
     throw error;
@@ -76,7 +84,11 @@ async function seedOne(store: Store, spec: string, params: RandomImageParams, ui
   const reference = `${RANDOM_REPOSITORY}:${spec}`;
   const interrupted = () => new CliError(`${stopped.reason as string}: stopped while seeding ${reference}, which was not stored`);
   if (stopped.aborted) throw interrupted();
-  const total = params.layers * layerBlobSize(params.size);
+  const { layers, size, files, comp, platforms } = resolveParams(params);
+  // Every image has the same layer sizes; configs and attestations are a rounding error.
+  const layerBytes = layerBlobSize(size, files, comp);
+  const allLayers = Math.max(1, platforms) * layers;
+  const total = allLayers * layerBytes;
   const progress = ui.progress(`${reference}: generating`);
   let done = 0;
   // Called for every chunk on its way into the store: throwing here stops the generation and the
@@ -84,8 +96,8 @@ async function seedOne(store: Store, spec: string, params: RandomImageParams, ui
   const onBytes = (bytes: number) => {
     if (stopped.aborted) throw interrupted();
     done += bytes;
-    const layer = Math.min(params.layers, Math.floor(done / layerBlobSize(params.size)) + 1);
-    progress.update(`${reference}: layer ${layer} of ${params.layers}, ${formatSize(done)} of ${formatSize(total)}`);
+    const layer = Math.min(allLayers, Math.floor(done / layerBytes) + 1);
+    progress.update(`${reference}: layer ${layer} of ${allLayers}, ${formatSize(Math.min(done, total))} of ${formatSize(total)}`);
   };
   try {
     const image = await materializeRandomImage(store, params, spec, onBytes);

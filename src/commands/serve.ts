@@ -46,7 +46,9 @@ Examples:
 /** The scenario table, from the scenarios' own metadata: each scenario, its nested form, each decorator. */
 export function scenarioHelp(table: ScenarioTable): string {
   const row = (name: string, summary: string) => `  ${name.padEnd(40)} ${summary}`;
-  const rows = table.scenarios.flatMap((s) => [row(s.example, s.summary), ...(s.nested ? [row(...nestedForm(s))] : [])]);
+  // A scenario with several tag keys lists each, with an example, under its row.
+  const keys = (s: Scenario) => (s.parameters.length > 1 ? s.parameters.map((p) => `      ${p.example.padEnd(36)} ${p.description}`) : []);
+  const rows = table.scenarios.flatMap((s) => [row(s.example, s.summary), ...keys(s), ...(s.nested ? [row(...nestedForm(s))] : [])]);
   const decorators = (table.decorators ?? []).flatMap((d) => [
     row(`${NAMESPACE}/${d.name}/<rules>/<repository>`, `${d.summary} e.g. ${d.example}`),
     ...d.parameters.map((p) => `      ${p.name.padEnd(36)} ${p.description}`),

@@ -3,7 +3,6 @@
 import type { Store, StoredManifest } from '../store/store.js';
 import { generateRandomImage, formatRandomTag, type BlobSink, type RandomImageParams } from './random/index.js';
 import { RandomLayerStream } from './random/layer.js';
-import { MediaType } from '../oci/media-types.js';
 import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
 
 export const RANDOM_REPOSITORY = 'broken/random';
@@ -59,8 +58,11 @@ export async function materializeRandomImage(
     }
   }
   const image = await generateRandomImage(params, storeSink(store, onBytes));
-  const digest = await tagIfMissing(store, image.manifest, MediaType.dockerManifest, [canonical, tag]);
-  return { tag, digest: image.manifestDigest, generated: true, manifest: { digest, mediaType: MediaType.dockerManifest, bytes: image.manifest } };
+  // An index's images and attestations first, by digest only: once the tag exists, every manifest it
+  // names can be pulled.
+  for (const child of image.children) await store.putManifest(RANDOM_REPOSITORY, child.manifest, child.mediaType);
+  const digest = await tagIfMissing(store, image.manifest, image.mediaType, [canonical, tag]);
+  return { tag, digest: image.manifestDigest, generated: true, manifest: { digest, mediaType: image.mediaType, bytes: image.manifest } };
 }
 
 /** Tags the manifest with each tag that does not exist yet; returns its digest. */

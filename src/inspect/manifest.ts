@@ -10,6 +10,11 @@ export interface Reference {
   mediaType: string | null;
   size: number | null;
   platform: Platform | null;
+  /**
+   * For a buildx attestation manifest in an index (annotation `vnd.docker.reference.type:
+   * attestation-manifest`), the digest of the image it describes (`vnd.docker.reference.digest`).
+   */
+  attestationOf?: string;
 }
 
 export interface ParsedManifest {
@@ -61,7 +66,14 @@ function reference(value: unknown): Reference | null {
     mediaType: typeof value.mediaType === 'string' ? value.mediaType : null,
     size: typeof value.size === 'number' && Number.isSafeInteger(value.size) && value.size >= 0 ? value.size : null,
     platform: platform(value.platform),
+    ...attestation(value.annotations),
   };
+}
+
+function attestation(annotations: unknown): { attestationOf?: string } {
+  if (!isObject(annotations) || annotations['vnd.docker.reference.type'] !== 'attestation-manifest') return {};
+  const digest = annotations['vnd.docker.reference.digest'];
+  return typeof digest === 'string' ? { attestationOf: digest } : {};
 }
 
 function platform(value: unknown): Platform | null {

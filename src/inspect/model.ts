@@ -90,6 +90,8 @@ export interface TreeNode {
   platform: Platform | null;
   /** Something odd about the node (unreadable manifest, size mismatch...), else null. */
   problem: string | null;
+  /** For a buildx attestation manifest, the digest of the image it describes (from the index), else null. */
+  attestationOf: string | null;
   children: TreeNode[];
 }
 

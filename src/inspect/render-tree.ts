@@ -41,8 +41,9 @@ export function renderTree(tree: ImageTree, options: RenderOptions): string[] {
 function nodeRow(node: TreeNode, prefix: string, { color, fullDigests }: RenderOptions): Cell[] {
   const role = node.role === 'layer' || node.role === 'config' ? node.role : color.bold(node.role);
   const platform = node.platform ? platformText(node.platform) : '';
-  const label = [prefix + node.role, platform].filter(Boolean).join(' ');
-  const paintLabel = () => [color.dim(prefix) + role, platform ? color.blue(platform) : ''].filter(Boolean).join(' ');
+  const attests = node.attestationOf ? `attestation of ${shortDigest(node.attestationOf)}` : '';
+  const label = [prefix + node.role, platform, attests].filter(Boolean).join(' ');
+  const paintLabel = () => [color.dim(prefix) + role, platform ? color.blue(platform) : '', attests ? color.dim(attests) : ''].filter(Boolean).join(' ');
   return [
     cell(label, paintLabel),
     cell(fullDigests ? node.digest : shortDigest(node.digest), color.dim),

@@ -68,6 +68,7 @@ async function buildNode(reader: ContentReader, described: Reference, role: Node
     present: loaded.present,
     platform: described.platform,
     problem: null,
+    attestationOf: described.attestationOf ?? null,
     children: [],
   };
   if (!loaded.present) return node;
@@ -94,6 +95,7 @@ async function blobNode(reader: ContentReader, described: Reference, role: NodeR
     present: stored !== undefined,
     platform: described.platform,
     problem: parseDigest(described.digest) ? sizeProblem(described.size, stored) : 'not a valid digest',
+    attestationOf: null,
     children: [],
   };
 }

@@ -5,11 +5,15 @@ export const MediaType = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
   ociConfig: 'application/vnd.oci.image.config.v1+json',
   ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
   ociEmpty: 'application/vnd.oci.empty.v1+json',
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
   dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   dockerConfig: 'application/vnd.docker.container.image.v1+json',
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  dockerLayerZstd: 'application/vnd.docker.image.rootfs.diff.tar.zstd',
+  dockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
 } as const;
 
 export const INDEX_TYPES: ReadonlySet<string> = new Set([MediaType.ociIndex, MediaType.dockerManifestList]);

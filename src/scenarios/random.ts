@@ -1,9 +1,9 @@
-// broken/random:layers-X_size-Y[_seed-Z]: a generated image, the same for the same tag everywhere.
+// broken/random:layers-X_size-Y[_seed-Z][_format-F]...: a generated image, the same for the same tag everywhere.
 // Generated on first request (once per image, however many clients ask at once), stored, and served
 // from the store from then on.
 import { RegistryError } from '../oci/errors.js';
 import { ParamError, describeTagSpec } from '../params/tag-params.js';
-import { parseRandomTag, randomTagSpec, formatRandomTag } from '../images/random/index.js';
+import { parseRandomTag, randomTagSpec, formatRandomTag, RANDOM_PARAM_EXAMPLES } from '../images/random/index.js';
 import { materializeRandomImage, RANDOM_REPOSITORY, type MaterializedImage } from '../images/random-store.js';
 import { manifestReader } from '../registry/manifests.js';
 import { getBlob } from '../registry/blobs.js';
@@ -36,12 +36,12 @@ export function createRandomScenario(): Scenario {
 
   return {
     name: 'random',
-    summary: 'A generated Docker image of X layers of Y random bytes each, the same digests for the same tag.',
+    summary: 'A generated image of X layers of Y random bytes each (Docker or OCI, one platform or an index), the same digests for the same tag.',
     example: 'broken/random:layers-3_size-1024',
     parameters: Object.entries(randomTagSpec()).map(([key, param]) => ({
       name: key,
       description: param.description ?? '',
-      example: key === 'layers' ? 'layers-3' : key === 'size' ? 'size-100m' : 'seed-7',
+      example: RANDOM_PARAM_EXAMPLES[key as keyof typeof RANDOM_PARAM_EXAMPLES],
     })),
     nested: false,
     operations: {

@@ -18,9 +18,14 @@ export interface ByteSource {
   fill(target: Uint8Array): void;
 }
 
-/** The byte stream of layer `index` of the images with `seed`. */
-export function layerByteSource(seed: number, index: number): ByteSource {
-  const rng = seedrandom(`broken-reg/random/${STREAM_VERSION}/seed-${seed}/layer-${index}`);
+/**
+ * The byte stream of layer `index` of the images with `seed`, for a platform of an index (its name,
+ * `linux/arm/v7`); linux/amd64, the platform of every image without an index, has the original text, so
+ * an index's linux/amd64 image shares its layers with the image of the same tag without `platforms`.
+ */
+export function layerByteSource(seed: number, index: number, platform?: string): ByteSource {
+  const scope = platform === undefined || platform === 'linux/amd64' ? '' : `platform-${platform}/`;
+  const rng = seedrandom(`broken-reg/random/${STREAM_VERSION}/seed-${seed}/${scope}layer-${index}`);
   const state = new Uint32Array([rng.int32(), rng.int32(), rng.int32(), rng.int32()]);
   if (state.every((word) => word === 0)) state[0] = 0x9e3779b9; // xoshiro's one forbidden state
   return new Xoshiro128StarStar(state);
@@ -29,6 +34,31 @@ export function layerByteSource(seed: number, index: number): ByteSource {
 /** xoshiro128** from an explicit state (not all zero), for tests against the reference outputs. */
 export function xoshiro128StarStar(state: Uint32Array): ByteSource {
   return new Xoshiro128StarStar(state);
+}
+
+/**
+ * Reads a ByteSource in pieces of any length, as the files of a layer split its stream: whole words go
+ * straight to the target, and a word cut by a piece's end is kept for the next piece. The bytes are the
+ * ones one fill of the whole length would give.
+ */
+export class ByteReader {
+  private readonly spare = new Uint8Array(4);
+  private spareAt = 4;
+
+  constructor(private readonly source: ByteSource) {}
+
+  read(target: Uint8Array): void {
+    let at = 0;
+    while (this.spareAt < 4 && at < target.length) target[at++] = this.spare[this.spareAt++] as number;
+    const rest = target.length - at;
+    const whole = rest - (rest % 4);
+    if (whole > 0) this.source.fill(target.subarray(at, at + whole));
+    at += whole;
+    if (at === target.length) return;
+    this.source.fill(this.spare);
+    this.spareAt = 0;
+    while (at < target.length) target[at++] = this.spare[this.spareAt++] as number;
+  }
 }
 
 class Xoshiro128StarStar implements ByteSource {

@@ -1,54 +1,49 @@
-// One random layer blob: a gzip of a tar holding one file of random bytes, generated in ~1 MiB chunks.
+// One random layer blob: a tar of files of random bytes, framed as gzip, zstd or nothing
+// (framing.ts), generated in ~1 MiB chunks.
 //
-// The gzip is framed by hand, so its bytes never depend on a zlib version:
-//
-//   1f 8b 08 00 | 00 00 00 00 | 00 ff          magic, deflate, no flags, mtime 0, no XFL, OS "unknown"
-//   stored deflate blocks of 65535 tar bytes:  [BFINAL|BTYPE=00] [LEN u16le] [~LEN u16le] [bytes]
-//   CRC-32 of the tar (u32le), tar length mod 2^32 (u32le)
-//
-// The tar bytes are hashed (the diff_id) and checksummed while the gzip bytes are hashed (the blob
-// digest), so one pass produces the blob and everything the config and manifest say about it.
+// The tar bytes are hashed (the diff_id) while the blob bytes are hashed (the blob digest), so one pass
+// produces the blob and everything the config and manifest say about it. Without compression the blob
+// is the tar, and is hashed once.
 import { createHash } from 'node:crypto';
-import { layerByteSource } from './byte-source.js';
+import { ByteReader, layerByteSource } from './byte-source.js';
 import { crc32 } from './crc32.js';
-import { TAR_BLOCK, tarFileHeader, tarLength } from './tar.js';
+import { framingOf, MAX_CHUNK_BYTES, type Framing } from './framing.js';
+import type { Compression } from './params.js';
+import { END_OF_ARCHIVE_BYTES, TAR_BLOCK, fileSize, padded, tarFileHeader, tarLength } from './tar.js';
 
-const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff]);
-const GZIP_TRAILER_LENGTH = 8;
-/** The most bytes one stored deflate block holds. */
-export const STORED_BLOCK = 65535;
-const STORED_BLOCK_HEADER = 5;
-/** Tar bytes per generated chunk: 16 stored blocks, just under 1 MiB. */
-export const CHUNK_TAR_BYTES = 16 * STORED_BLOCK;
-/** The largest chunk a layer stream yields. */
-export const MAX_CHUNK_BYTES = GZIP_HEADER.length + 16 * STORED_BLOCK_HEADER + CHUNK_TAR_BYTES + GZIP_TRAILER_LENGTH;
+export { MAX_CHUNK_BYTES };
 
 export interface LayerParams {
-  /** Bytes in the layer's one file. */
+  /** Bytes of random content in the layer, split over its files. */
   size: number;
   seed: number;
   /** The layer's position in the image, from 0. */
   index: number;
+  /** Files in the layer (default 1). */
+  files?: number;
+  /** Default gzip. */
+  compression?: Compression;
+  /** The platform of the image in an index (`linux/arm64`), which picks other bytes; default linux/amd64. */
+  platform?: string;
 }
 
 export interface LayerDigests {
-  /** sha256 of the gzip blob. */
+  /** sha256 of the blob. */
   digest: string;
-  /** Bytes in the gzip blob. */
+  /** Bytes in the blob. */
   size: number;
   /** sha256 of the uncompressed tar, as the image config lists it. */
   diffId: string;
 }
 
-/** The path of the random file inside layer `index`. */
-export function layerFileName(index: number): string {
-  return `random-${index}.bin`;
+/** The path of file `file` of `files` inside layer `index`: `random-0.bin`, or `random-0-12.bin`. */
+export function layerFileName(index: number, file = 0, files = 1): string {
+  return files === 1 ? `random-${index}.bin` : `random-${index}-${file}.bin`;
 }
 
-/** Bytes in the gzip blob of a layer whose file holds `size` bytes, known before generating it. */
-export function layerBlobSize(size: number): number {
-  const tar = tarLength(size);
-  return GZIP_HEADER.length + Math.ceil(tar / STORED_BLOCK) * STORED_BLOCK_HEADER + tar + GZIP_TRAILER_LENGTH;
+/** Bytes in the blob of a layer with `size` bytes of content in `files` files, known before generating it. */
+export function layerBlobSize(size: number, files = 1, compression: Compression = 'gzip'): number {
+  return framingOf(compression).blobSize(tarLength(size, files));
 }
 
 /**
@@ -56,17 +51,22 @@ export function layerBlobSize(size: number): number {
  * scratch by every iteration. After an iteration has run to the end, `digests` describes the blob.
  */
 export class RandomLayerStream implements AsyncIterable<Buffer> {
-  readonly params: Readonly<LayerParams>;
+  readonly params: Readonly<Required<Omit<LayerParams, 'platform'>>> & { readonly platform?: string };
   /** Bytes the blob will have. */
   readonly size: number;
+  private readonly framing: Framing;
   private completed: LayerDigests | undefined;
 
   constructor(params: LayerParams) {
-    for (const [key, value] of Object.entries(params)) {
+    const { platform, compression = 'gzip', ...numbers } = params;
+    const files = numbers.files ?? 1;
+    for (const [key, value] of Object.entries({ ...numbers, files })) {
       if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`random layer: ${key} must be a whole number, got ${value}`);
     }
-    this.params = { ...params };
-    this.size = layerBlobSize(params.size);
+    if (files < 1) throw new RangeError('random layer: files must be at least 1');
+    this.params = { size: numbers.size, seed: numbers.seed, index: numbers.index, files, compression, ...(platform ? { platform } : {}) };
+    this.framing = framingOf(compression);
+    this.size = this.framing.blobSize(tarLength(numbers.size, files));
   }
 
   /** The blob's digests, once an iteration has finished; undefined before. */
@@ -80,62 +80,93 @@ export class RandomLayerStream implements AsyncIterable<Buffer> {
 
   /** The same chunks, synchronously. */
   *chunks(): Generator<Buffer, void, undefined> {
-    const { size, seed, index } = this.params;
-    const header = tarFileHeader(layerFileName(index), size);
-    const source = layerByteSource(seed, index);
-    const tarTotal = tarLength(size);
-    const dataEnd = TAR_BLOCK + size;
+    const framing = this.framing;
+    const { size, files } = this.params;
+    const tarTotal = tarLength(size, files);
+    const tarWriter = new TarWriter(this.params);
     const tarHash = createHash('sha256');
-    const blobHash = createHash('sha256');
-    const span = Buffer.allocUnsafe(Math.min(CHUNK_TAR_BYTES, tarTotal));
+    const blobHash = framing.inPlace ? undefined : createHash('sha256');
+    const spanBytes = Math.min(framing.spanBytes, tarTotal);
+    const reused = framing.inPlace ? undefined : Buffer.allocUnsafe(spanBytes);
     let crc = 0;
     let blobBytes = 0;
 
-    for (let start = 0; start < tarTotal; start += CHUNK_TAR_BYTES) {
-      const end = Math.min(start + CHUNK_TAR_BYTES, tarTotal);
-      const tar = span.subarray(0, end - start);
-      // The three regions of the tar that this span overlaps: header, file content, zeros.
-      if (start < TAR_BLOCK) header.copy(tar, 0, start, Math.min(end, TAR_BLOCK));
-      const dataFrom = Math.max(start, TAR_BLOCK);
-      const dataTo = Math.min(end, dataEnd);
-      if (dataFrom < dataTo) source.fill(tar.subarray(dataFrom - start, dataTo - start));
-      const zeroFrom = Math.max(start, dataEnd, TAR_BLOCK);
-      if (zeroFrom < end) tar.fill(0, zeroFrom - start);
+    for (let start = 0; start < tarTotal; start += framing.spanBytes) {
+      const end = Math.min(start + framing.spanBytes, tarTotal);
+      const tar = (reused ?? Buffer.allocUnsafe(spanBytes)).subarray(0, end - start);
+      tarWriter.write(tar);
       tarHash.update(tar);
-      crc = crc32(tar, crc);
-
-      const chunk = frame(tar, start === 0, end === tarTotal, crc, tarTotal);
-      blobHash.update(chunk);
+      if (framing.needsCrc) crc = crc32(tar, crc);
+      const chunk = framing.frame(tar, start === 0, end === tarTotal, crc, tarTotal);
+      blobHash?.update(chunk);
       blobBytes += chunk.length;
       yield chunk;
     }
-    this.completed = {
-      digest: `sha256:${blobHash.digest('hex')}`,
-      size: blobBytes,
-      diffId: `sha256:${tarHash.digest('hex')}`,
-    };
+    const diffId = `sha256:${tarHash.digest('hex')}`;
+    this.completed = { digest: blobHash ? `sha256:${blobHash.digest('hex')}` : diffId, size: blobBytes, diffId };
   }
 }
 
-/** Wraps tar bytes in stored deflate blocks, with the gzip header first and the trailer last. */
-function frame(tar: Buffer, first: boolean, last: boolean, crc: number, tarTotal: number): Buffer {
-  const blocks = Math.ceil(tar.length / STORED_BLOCK);
-  const length =
-    (first ? GZIP_HEADER.length : 0) + blocks * STORED_BLOCK_HEADER + tar.length + (last ? GZIP_TRAILER_LENGTH : 0);
-  const out = Buffer.allocUnsafe(length);
-  let at = first ? GZIP_HEADER.copy(out, 0) : 0;
-  for (let from = 0; from < tar.length; from += STORED_BLOCK) {
-    const to = Math.min(from + STORED_BLOCK, tar.length);
-    const n = to - from;
-    out[at] = last && to === tar.length ? 1 : 0; // BFINAL on the very last block, BTYPE 00 (stored)
-    out.writeUInt16LE(n, at + 1);
-    out.writeUInt16LE(~n & 0xffff, at + 3);
-    at += STORED_BLOCK_HEADER;
-    at += tar.copy(out, at, from, to);
+/**
+ * Writes the tar of a layer span by span, in order: for each file its header, its share of the layer's
+ * random stream and the zeros to a block boundary, then the end-of-archive blocks.
+ */
+class TarWriter {
+  private readonly reader: ByteReader;
+  private readonly files: number;
+  private readonly size: number;
+  private readonly index: number;
+  /** The file being written (files when only the end of the archive is left), where it starts in the tar. */
+  private file = 0;
+  private fileStart = 0;
+  private fileBytes: number;
+  private header: Buffer;
+  /** Tar bytes written so far. */
+  private offset = 0;
+
+  constructor(params: { size: number; seed: number; index: number; files: number; platform?: string }) {
+    this.reader = new ByteReader(layerByteSource(params.seed, params.index, params.platform));
+    this.files = params.files;
+    this.size = params.size;
+    this.index = params.index;
+    this.fileBytes = fileSize(this.size, this.files, 0);
+    this.header = tarFileHeader(layerFileName(this.index, 0, this.files), this.fileBytes);
   }
-  if (last) {
-    out.writeUInt32LE(crc >>> 0, at);
-    out.writeUInt32LE(tarTotal % 2 ** 32, at + 4);
+
+  /** Fills target with the next target.length tar bytes. */
+  write(target: Buffer): void {
+    const start = this.offset;
+    const end = start + target.length;
+    while (this.file < this.files && this.fileStart < end) {
+      const dataStart = this.fileStart + TAR_BLOCK;
+      const dataEnd = dataStart + this.fileBytes;
+      const fileEnd = dataStart + padded(this.fileBytes);
+      // The three regions of this file that the span overlaps: header, content, zeros.
+      const headerFrom = Math.max(start, this.fileStart);
+      const headerTo = Math.min(end, dataStart);
+      if (headerFrom < headerTo) this.header.copy(target, headerFrom - start, headerFrom - this.fileStart, headerTo - this.fileStart);
+      const dataFrom = Math.max(start, dataStart);
+      const dataTo = Math.min(end, dataEnd);
+      if (dataFrom < dataTo) this.reader.read(target.subarray(dataFrom - start, dataTo - start));
+      const zeroFrom = Math.max(start, dataEnd);
+      const zeroTo = Math.min(end, fileEnd);
+      if (zeroFrom < zeroTo) target.fill(0, zeroFrom - start, zeroTo - start);
+      if (fileEnd > end) break; // the file goes on in the next span
+      this.nextFile(fileEnd);
+    }
+    if (this.file === this.files) {
+      const zeroFrom = Math.max(start, this.fileStart);
+      if (zeroFrom < end) target.fill(0, zeroFrom - start);
+      if (end > this.fileStart + END_OF_ARCHIVE_BYTES) throw new Error('random layer: tar written past its end');
+    }
+    this.offset = end;
   }
-  return out;
+
+  private nextFile(start: number): void {
+    this.file++;
+    this.fileStart = start;
+    if (this.file === this.files) return;
+    this.fileBytes = fileSize(this.size, this.files, this.file);
+    this.header = tarFileHeader(layerFileName(this.index, this.file, this.files), this.fileBytes);
+  }
 }

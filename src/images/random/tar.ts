@@ -1,6 +1,7 @@
-// The tar framing of a one-file layer, written byte by byte so it never changes:
+// The tar framing of a layer, written byte by byte so it never changes:
 //
-//   [ustar header, 512 bytes][file content][zeros to a 512 multiple][two 512-byte zero blocks]
+//   for each file: [ustar header, 512 bytes][file content][zeros to a 512 multiple]
+//   then:          [two 512-byte zero blocks]
 //
 // The header is a POSIX ustar header for a regular file, mode 0644, uid/gid 0, no owner names, mtime 0.
 // Sizes past the 11 octal digits a ustar header holds (8 GiB) use the GNU base-256 form.
@@ -9,10 +10,25 @@ export const TAR_BLOCK = 512;
 const END_OF_ARCHIVE = 2 * TAR_BLOCK;
 const MAX_OCTAL_SIZE = 8 ** 11 - 1;
 
-/** Bytes of a tar holding one file of `size` bytes. */
-export function tarLength(size: number): number {
-  return TAR_BLOCK + Math.ceil(size / TAR_BLOCK) * TAR_BLOCK + END_OF_ARCHIVE;
+/** Bytes of a tar holding `files` files whose contents add up to `size` bytes, split as fileSize says. */
+export function tarLength(size: number, files = 1): number {
+  const base = Math.floor(size / files);
+  const longer = size % files; // files holding base + 1 bytes
+  return files * TAR_BLOCK + longer * padded(base + 1) + (files - longer) * padded(base) + END_OF_ARCHIVE;
 }
+
+/** Bytes in file `file` (from 0) when `size` bytes are split over `files`: the first ones get one more. */
+export function fileSize(size: number, files: number, file: number): number {
+  return Math.floor(size / files) + (file < size % files ? 1 : 0);
+}
+
+/** Bytes a file's content takes in the tar: whole 512-byte blocks. */
+export function padded(size: number): number {
+  return Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
+}
+
+/** The two zero blocks that end every archive. */
+export const END_OF_ARCHIVE_BYTES = END_OF_ARCHIVE;
 
 /** The 512-byte header of a regular file `name` of `size` bytes. */
 export function tarFileHeader(name: string, size: number): Buffer {
