@@ -7,7 +7,9 @@
 // Headers are POSIX ustar: uid/gid 0, no owner names, mtime 0. Sizes past the 11 octal digits a ustar
 // header holds (8 GiB) use the GNU base-256 form, as Go's archive/tar and GNU tar read it.
 
-export const TAR_BLOCK = 512;
+import { TAR_BLOCK, base256, octal } from '../random/tar.js';
+
+export { TAR_BLOCK };
 const MAX_OCTAL_SIZE = 8 ** 11 - 1;
 
 export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink';
@@ -82,19 +84,4 @@ export function tarArchive(entries: readonly TarEntry[], options: { end?: boolea
   }
   if (options.end ?? true) parts.push(Buffer.alloc(2 * TAR_BLOCK));
   return Buffer.concat(parts);
-}
-
-/** Writes value as zero-padded octal digits filling the field but its last byte, which stays NUL. */
-function octal(header: Buffer, offset: number, length: number, value: number): void {
-  header.write(value.toString(8).padStart(length - 1, '0'), offset, length - 1, 'latin1');
-}
-
-/** GNU base-256: the high bit of the first byte set, the value big-endian in the rest. */
-function base256(header: Buffer, offset: number, length: number, value: number): void {
-  let rest = BigInt(value);
-  for (let i = offset + length - 1; i > offset; i--) {
-    header[i] = Number(rest & 0xffn);
-    rest >>= 8n;
-  }
-  header[offset] = 0x80;
 }

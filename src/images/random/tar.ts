@@ -55,12 +55,12 @@ export function tarFileHeader(name: string, size: number): Buffer {
 }
 
 /** Writes value as zero-padded octal digits filling the field but its last byte, which stays NUL. */
-function octal(header: Buffer, offset: number, length: number, value: number): void {
+export function octal(header: Buffer, offset: number, length: number, value: number): void {
   header.write(value.toString(8).padStart(length - 1, '0'), offset, length - 1, 'latin1');
 }
 
 /** GNU base-256: the high bit of the first byte set, the value big-endian in the rest. */
-function base256(header: Buffer, offset: number, length: number, value: number): void {
+export function base256(header: Buffer, offset: number, length: number, value: number): void {
   let rest = BigInt(value);
   for (let i = offset + length - 1; i > offset; i--) {
     header[i] = Number(rest & 0xffn);
