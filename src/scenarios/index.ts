@@ -11,6 +11,7 @@ import { preparedScenario } from './prepared.js';
 import { errorScenario } from './error.js';
 import { timeoutScenario } from './timeout.js';
 import { createRandomScenario } from './random.js';
+import { createFaultDecorator } from '../faults/decorator.js';
 
 export const NAMESPACE = 'broken';
 
@@ -24,7 +25,7 @@ export interface ScenarioTable {
 
 export function defaultScenarios(): ScenarioTable {
   // A fresh table per app: scenarios with state (random's generations in flight) are not shared.
-  return { scenarios: [errorScenario, timeoutScenario, createRandomScenario(), preparedScenario] };
+  return { scenarios: [errorScenario, timeoutScenario, createRandomScenario(), preparedScenario], decorators: [createFaultDecorator()] };
 }
 
 export function resolveScenario(table: ScenarioTable, name: string): Scenario {
