@@ -107,6 +107,9 @@ export async function* reshape(source: AsyncIterable<Uint8Array>, faults: BodyFa
   if (stall && !stalled && offset >= stall.at) await pause(stall.ms);
 }
 
+/** How long a reset waits after the last byte was handed to the kernel. */
+const RESET_GRACE_MS = 20;
+
 /** Resolves once everything written to the socket so far has been handed to the kernel. */
 function flushed(socket: Socket): Promise<void> {
   return new Promise((resolve) => {
@@ -125,7 +128,10 @@ export async function cutConnection(res: ServerResponse, kind: 'reset' | 'close'
   if (socket && !socket.destroyed) {
     await flushed(socket);
     if (kind === 'reset') {
-      socket.resetAndDestroy();
+      // A reset that reaches the client while the bytes before it are still unread can show as a
+      // plain end of stream (Linux); a moment lets the client read them first.
+      await new Promise((resolve) => setTimeout(resolve, RESET_GRACE_MS));
+      if (!socket.destroyed) socket.resetAndDestroy();
     } else {
       await new Promise<void>((resolve) => {
         socket.once('close', () => resolve());
