@@ -8,6 +8,7 @@ import { batchLines, formatJson, formatText } from '../server/log.js';
 import { CliError } from './errors.js';
 import { defaultScenarios } from '../scenarios/index.js';
 import { addProxyOptions } from '../proxy/index.js';
+import { FAULT_KEYS, RULES_GRAMMAR } from '../faults/rules.js';
 
 export function serveCommand(): Command {
   const command = new Command('serve')
@@ -46,7 +47,14 @@ Examples:
 export function scenarioHelp(): string {
   const rows = defaultScenarios().scenarios.map((s) => `  ${s.example.padEnd(40)} ${s.summary}`);
   const proxy = `  ${'<[host/]repository>:<tag>'.padEnd(40)} Anything else: pulled through from --upstream (or the named host) and cached.`;
-  return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows, proxy].join('\n');
+  return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows, proxy, '', faultHelp()].join('\n');
+}
+
+/** The fault keys, from the key table in faults/rules.ts. */
+export function faultHelp(): string {
+  const decorator = defaultScenarios().decorators?.find((d) => d.name === 'fault');
+  const lines = FAULT_KEYS.map((k) => `  ${`${k.key}-${k.value}`.padEnd(40)} ${k.summary} (e.g. ${k.example})`);
+  return [`Faults: ${RULES_GRAMMAR}, e.g. ${decorator?.example ?? ''}`, ...lines].join('\n');
 }
 
 async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<void> {
