@@ -3,12 +3,14 @@
 // Content-Length kept, so the client sees a short body) and pacing (stall at an offset, drip pieces
 // with pauses, a rate in bytes per second). Waits are timers on the injected clock: a slow response
 // holds no thread and ends the moment the client hangs up.
+import fs from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import seedrandom from 'seedrandom';
 import type { Socket } from 'node:net';
 import type { ServerResponse } from 'node:http';
 import type { Clock } from '../clock.js';
 import { RegistryError } from '../oci/errors.js';
-import { bodyChunks, type ResponsePlan } from '../http/response.js';
+import { bodyChunks, type Body, type ResponsePlan } from '../http/response.js';
 import { header } from './plan.js';
 import type { FaultRules, Position } from './rules.js';
 
@@ -62,8 +64,66 @@ function ratePiece(rate: number): number {
   return Math.max(1, Math.min(65_536, Math.floor(rate / 20)));
 }
 
-/** The chunks of source with the faults applied. */
-export async function* reshape(source: AsyncIterable<Uint8Array>, faults: BodyFaults, env: ReshapeEnv, signal: AbortSignal): AsyncIterable<Uint8Array> {
+/** Pulls a body's bytes a piece at a time: next(max) gives 1 to max bytes, undefined at the end. */
+export interface Reader {
+  next(max: number): Promise<Uint8Array | undefined>;
+  close(): Promise<void>;
+}
+
+/** Bytes read from a file at once: at least this (small pieces share a read), at most the writer's chunk. */
+const MIN_READ = 4096;
+const MAX_READ = 512 * 1024;
+
+/**
+ * A reader of a body. A file is read in blocks sized to what is asked, so a response dripping a byte a
+ * second holds a few KiB, not a writer's 512 KiB chunk; other bodies are cut out of their chunks.
+ */
+export function bodyReader(body: Body, signal: AbortSignal): Reader {
+  let held: Uint8Array | undefined;
+  const take = (max: number): Uint8Array | undefined => {
+    if (!held) return undefined;
+    const piece = held.length <= max ? held : held.subarray(0, max);
+    held = held.length <= max ? undefined : held.subarray(max);
+    return piece;
+  };
+  if (body.kind === 'file') {
+    let position = body.start;
+    let file: Promise<FileHandle> | undefined;
+    return {
+      async next(max) {
+        if (held) return take(max);
+        if (position > body.end || signal.aborted) return undefined;
+        file ??= fs.promises.open(body.path, 'r');
+        const buffer = Buffer.allocUnsafe(Math.min(body.end - position + 1, Math.max(MIN_READ, Math.min(max, MAX_READ))));
+        const { bytesRead } = await (await file).read(buffer, 0, buffer.length, position);
+        if (bytesRead <= 0) throw new Error(`${body.path} ended at ${position}, before byte ${body.end}`);
+        position += bytesRead;
+        held = buffer.subarray(0, bytesRead);
+        return take(max);
+      },
+      close: async () => {
+        if (file) await (await file).close().catch(() => undefined);
+      },
+    };
+  }
+  const chunks = bodyChunks(body, signal)[Symbol.asyncIterator]();
+  return {
+    async next(max) {
+      if (!held) {
+        const result = await chunks.next();
+        if (result.done) return undefined;
+        held = result.value;
+      }
+      return take(max);
+    },
+    close: async () => {
+      await chunks.return?.();
+    },
+  };
+}
+
+/** The chunks of a body with the faults applied. */
+export async function* reshape(source: Reader, faults: BodyFaults, env: ReshapeEnv, signal: AbortSignal): AsyncIterable<Uint8Array> {
   const { corrupt = [], cut, stall, drip, rate } = faults;
   let offset = 0;
   let next = 0; // the next corrupt offset to apply
@@ -73,38 +133,36 @@ export async function* reshape(source: AsyncIterable<Uint8Array>, faults: BodyFa
   const pause = async (ms: number) => {
     if (ms > 0) await env.clock.sleep(ms, signal);
   };
-  if (cut && cut.at === 0) return await env.cut(cut.kind);
-  for await (const original of source) {
-    let chunk = original;
-    if (cut && offset + chunk.length > cut.at) chunk = chunk.subarray(0, cut.at - offset);
-    if (next < corrupt.length && (corrupt[next] as number) < offset + chunk.length) {
-      chunk = Uint8Array.from(chunk); // never change the source's bytes (a stored manifest, a reused buffer)
-      for (; next < corrupt.length && (corrupt[next] as number) < offset + chunk.length; next++) {
-        const at = (corrupt[next] as number) - offset;
-        chunk[at] = (chunk[at] as number) ^ 0xff;
-      }
-    }
-    let from = 0;
-    while (from < chunk.length) {
+  try {
+    for (;;) {
       if (stall && !stalled && offset >= stall.at) {
         stalled = true;
         await pause(stall.ms);
       }
-      // Pieces end at the stall offset, and are small where dripping or rate-limited.
-      let to = chunk.length;
-      if (stall && !stalled && stall.at > offset) to = Math.min(to, from + (stall.at - offset));
-      const slow = (drip && offset >= drip.at) || rate;
-      if (slow) to = Math.min(to, from + piece);
-      else if (drip && drip.at > offset) to = Math.min(to, from + (drip.at - offset));
-      yield to === chunk.length && from === 0 ? chunk : chunk.subarray(from, to);
-      offset += to - from;
-      from = to;
+      if (cut && offset >= cut.at) return await env.cut(cut.kind);
+      // Pieces end at the offsets where something happens, and are small where dripping or paced.
+      let max = MAX_READ;
+      if (cut) max = Math.min(max, cut.at - offset);
+      if (stall && !stalled) max = Math.min(max, stall.at - offset);
+      if (rate || (drip && offset >= drip.at)) max = Math.min(max, piece);
+      else if (drip) max = Math.min(max, drip.at - offset);
+      let chunk = await source.next(max);
+      if (!chunk) break;
+      if (next < corrupt.length && (corrupt[next] as number) < offset + chunk.length) {
+        chunk = Uint8Array.from(chunk); // never change the source's bytes (a stored manifest, a reused buffer)
+        for (; next < corrupt.length && (corrupt[next] as number) < offset + chunk.length; next++) {
+          const at = (corrupt[next] as number) - offset;
+          chunk[at] = (chunk[at] as number) ^ 0xff;
+        }
+      }
+      yield chunk;
+      offset += chunk.length;
       if (drip && offset > drip.at) await pause(drip.every);
       if (rate) await pause(started + (offset / rate) * 1000 - env.clock.now().getTime());
     }
-    if (cut && offset >= cut.at) return await env.cut(cut.kind);
+  } finally {
+    await source.close();
   }
-  if (stall && !stalled && offset >= stall.at) await pause(stall.ms);
 }
 
 /** How long a reset waits after the last byte was handed to the kernel. */
@@ -149,5 +207,5 @@ export function reshapePlan(plan: ResponsePlan, rules: FaultRules, env: ReshapeE
   const length = Number(header(plan.headers, 'Content-Length'));
   const faults = bodyFaults(rules, Number.isSafeInteger(length) ? length : undefined);
   if (!faults) return plan;
-  return { ...plan, body: { kind: 'stream', chunks: (signal) => reshape(bodyChunks(body, signal), faults, env, signal) } };
+  return { ...plan, body: { kind: 'stream', chunks: (signal) => reshape(bodyReader(body, signal), faults, env, signal) } };
 }
