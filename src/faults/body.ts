@@ -59,9 +59,13 @@ export interface ReshapeEnv {
   cut(kind: 'reset' | 'close'): Promise<never>;
 }
 
-/** The piece of a rate-limited body sent at once: about 1/20 s worth, at most 64 KiB. */
-function ratePiece(rate: number): number {
-  return Math.max(1, Math.min(65_536, Math.floor(rate / 20)));
+/**
+ * The piece of a rate-limited body sent (or read) at once: about 1/20 s worth, at most 64 KiB, and
+ * at least 512 bytes or a second's worth, so that a thousand slow responses do not wake up thousands
+ * of times a second to send three bytes each.
+ */
+export function ratePiece(rate: number): number {
+  return Math.max(1, Math.min(65_536, Math.max(Math.floor(rate / 20), Math.min(rate, 512))));
 }
 
 /** Pulls a body's bytes a piece at a time: next(max) gives 1 to max bytes, undefined at the end. */

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { Clock } from '../clock.js';
 import type { RequestBody } from '../http/context.js';
 import { RegistryError } from '../oci/errors.js';
-import { offsetOf } from './body.js';
+import { offsetOf, ratePiece } from './body.js';
 import type { FaultRules } from './rules.js';
 
 /** The body's chunks, without destroying the request when the reader stops early (its answer must still go out). */
@@ -32,7 +32,7 @@ export function receiveFaults(body: RequestBody, rules: FaultRules, env: Receive
 
 async function* received(source: AsyncIterable<Uint8Array>, rate: number | undefined, cutAt: number | undefined, env: ReceiveEnv): AsyncIterable<Uint8Array> {
   const started = env.clock.now().getTime();
-  const piece = rate ? Math.max(1, Math.min(65_536, Math.floor(rate / 20))) : Infinity;
+  const piece = rate ? ratePiece(rate) : Infinity;
   let offset = 0;
   const cut = (): never => {
     env.socket?.resetAndDestroy();
