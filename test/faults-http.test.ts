@@ -7,6 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Clock } from '../src/clock.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
+import { resolveProxyOptions } from '../src/proxy/index.js';
 import { call, expectError, ociImage, pushImage, randomContent, sha256, type ImageParts } from './helpers/oci-http.js';
 
 const INNER = 'broken/prepared/app';
@@ -467,4 +468,28 @@ test('pushes through a fault name store into the inner repository; nested faults
   assert.equal(sha256(nested.body), image.manifest.digest);
   const log = registry.logs.find((entry) => entry.path.includes('on-manifest_type-html'));
   assert.equal(log?.scenario, 'fault>fault>prepared');
+});
+
+test('through the proxy, a corrupted or cut blob leaves the cache intact', async (t) => {
+  const upstream = await startRegistry(t);
+  const image = ociImage({ layerCount: 1, layerSize: LAYER, seed: 11 });
+  await pushImage(upstream, 'broken/prepared/team/app', 'v1', image);
+  const proxy = resolveProxyOptions({ upstream: `${upstream.host}/broken/prepared`, allowUpstream: [upstream.host], upstreamInsecure: [upstream.host] });
+  const registry = await startRegistry(t, { config: { proxy } });
+  const layer = image.layers[0];
+  assert.ok(layer);
+  const corrupted = await rawGet(registry, `/v2/broken/fault/on-blob_corrupt-5/team/app/blobs/${layer.digest}`);
+  assert.equal(corrupted.status, 200);
+  assert.equal(corrupted.body.length, LAYER);
+  assert.notEqual(sha256(corrupted.body), layer.digest);
+  const cut = await socketGet(registry, `/v2/broken/fault/on-blob_close-50pct/team/app/blobs/${image.config.digest}`);
+  assert.ok(cut.body.length < image.config.size);
+  await upstream.stop();
+  // The upstream is gone: what the proxy answers now comes from its cache, and is whole or nothing.
+  const cached = await rawGet(registry, `/v2/team/app/blobs/${layer.digest}`);
+  assert.equal(cached.status, 200);
+  assert.equal(sha256(cached.body), layer.digest);
+  const config = await rawGet(registry, `/v2/team/app/blobs/${image.config.digest}`);
+  if (config.status === 200) assert.equal(sha256(config.body), image.config.digest);
+  else assert.ok(config.status >= 400 && config.error === undefined, `status ${config.status}`);
 });

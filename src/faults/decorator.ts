@@ -123,7 +123,20 @@ function inward(ctx: RequestContext, rules: FaultRules): RequestContext {
 /** A context whose request has other headers (the Range a range fault answers itself). */
 function withRequest(ctx: RequestContext, headers: RequestContext['req']['headers']): RequestContext {
   const req = Object.create(ctx.req, { headers: { value: headers, enumerable: true } }) as RequestContext['req'];
-  return Object.assign(Object.create(ctx) as RequestContext, { req });
+  return {
+    req,
+    res: ctx.res,
+    route: ctx.route,
+    get query() {
+      return ctx.query;
+    },
+    deps: ctx.deps,
+    get signal() {
+      return ctx.signal;
+    },
+    body: ctx.body,
+    respond: (plan) => ctx.respond(plan),
+  };
 }
 
 /** An answer on its way out: header lies, then the body reshaped (rate, stall, drip, cut, corrupt). */
