@@ -17,13 +17,14 @@ const ALLOWED: Record<string, readonly string[]> = {
   inspect: ['oci', 'store'],
   images: ['oci', 'params', 'store', 'cli-error'],
   http: ['oci', 'store'],
-  registry: ['oci', 'http', 'store'],
+  registry: ['oci', 'http', 'store', 'auth'],
+  faults: ['oci', 'params', 'http', 'registry'],
   auth: ['oci', 'params', 'http', 'cli-error'],
-  scenarios: ['oci', 'params', 'http', 'registry', 'store', 'images', 'auth'],
+  scenarios: ['oci', 'params', 'http', 'registry', 'store', 'images', 'auth', 'faults'],
   proxy: ['oci', 'params', 'http', 'registry', 'store', 'cli-error'],
-  server: ['oci', 'clock', 'cli-error', 'params', 'store', 'http', 'registry', 'auth', 'scenarios', 'proxy', 'images'],
+  server: ['oci', 'clock', 'cli-error', 'params', 'store', 'http', 'registry', 'auth', 'faults', 'scenarios', 'proxy', 'images'],
   config: ['oci', 'cli-error', 'params', 'store', 'registry', 'auth', 'proxy', 'server'],
-  commands: ['oci', 'clock', 'cli-error', 'config', 'params', 'store', 'images', 'inspect', 'auth', 'scenarios', 'proxy', 'server', 'ui'],
+  commands: ['oci', 'clock', 'cli-error', 'config', 'params', 'store', 'images', 'inspect', 'auth', 'faults', 'scenarios', 'proxy', 'server', 'ui'],
   cli: ['cli-error', 'config', 'commands', 'ui'],
 };
 

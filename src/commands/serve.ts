@@ -13,6 +13,7 @@ import { addProxyOptions, collect } from './options.js';
 import { checkStoreDir } from './store-dir.js';
 import type { Io } from './io.js';
 import { addAuthOptions } from '../auth/options.js';
+import { FAULT_KEYS, RULES_GRAMMAR } from '../faults/rules.js';
 
 export function serveCommand(io: Io): Command {
   const command = new Command('serve')
@@ -49,13 +50,21 @@ export function scenarioHelp(table: ScenarioTable): string {
   // A scenario with several tag keys lists each, with an example, under its row.
   const keys = (s: Scenario) => (s.parameters.length > 1 ? s.parameters.map((p) => `      ${p.example.padEnd(36)} ${p.description}`) : []);
   const rows = table.scenarios.flatMap((s) => [row(s.example, s.summary), ...keys(s), ...(s.nested ? [row(...nestedForm(s))] : [])]);
+  // The fault keys are many: they get their own block below (faultHelp).
   const decorators = (table.decorators ?? []).flatMap((d) => [
     row(`${NAMESPACE}/${d.name}/<rules>/<repository>`, `${d.summary} e.g. ${d.example}`),
-    ...d.parameters.map((p) => `      ${p.name.padEnd(36)} ${p.description}`),
+    ...(d.name === 'fault' ? [] : d.parameters.map((p) => `      ${p.name.padEnd(36)} ${p.description}`)),
   ]);
   const proxy = row('<[host/]repository>:<tag>', 'Anything else: pulled through from --upstream (or the named host) and cached.');
   const kinds = MALFORMED_KINDS.map((k) => `  ${k.kind.padEnd(20)} ${k.defect} (${k.where})`);
-  return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows, ...decorators, proxy, '', 'broken/malformed:<kind>, one defect each:', ...kinds].join('\n');
+  return ['Scenarios (pull <host:port>/<repository>:<tag>):', ...rows, ...decorators, proxy, '', 'broken/malformed:<kind>, one defect each:', ...kinds, '', faultHelp()].join('\n');
+}
+
+/** The fault keys, from the key table in faults/rules.ts. */
+export function faultHelp(): string {
+  const decorator = defaultScenarios().decorators?.find((d) => d.name === 'fault');
+  const lines = FAULT_KEYS.map((k) => `  ${`${k.key}-${k.value}`.padEnd(40)} ${k.summary} (e.g. ${k.example})`);
+  return [`Faults: ${RULES_GRAMMAR}, e.g. ${decorator?.example ?? ''}`, ...lines].join('\n');
 }
 
 /**

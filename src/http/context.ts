@@ -40,8 +40,22 @@ export type Handler = (ctx: RequestContext) => Promise<void>;
 /**
  * A context that answers differently: the same request, with some parts replaced (another route for
  * the inner name of a decorated repository, a wrapped body or respond). Lazily built parts (query,
- * signal) stay those of the original.
+ * signal) stay those of the original. A plain object of one shape rather than Object.create(ctx):
+ * making each request's context a prototype cost a decorated request about a third more CPU.
  */
 export function withContext(ctx: RequestContext, overrides: Partial<Pick<RequestContext, 'route' | 'body' | 'respond'>>): RequestContext {
-  return Object.assign(Object.create(ctx) as RequestContext, overrides);
+  return {
+    req: ctx.req,
+    res: ctx.res,
+    route: overrides.route ?? ctx.route,
+    get query() {
+      return ctx.query;
+    },
+    deps: ctx.deps,
+    get signal() {
+      return ctx.signal;
+    },
+    body: overrides.body ?? ctx.body,
+    respond: overrides.respond ?? ((plan) => ctx.respond(plan)),
+  };
 }

@@ -14,6 +14,7 @@ import { createRandomScenario } from './random.js';
 import { createMalformedScenario } from './malformed.js';
 import { createAuthDecorator } from './auth.js';
 import { createRedirectDecorator } from './redirect.js';
+import { createFaultDecorator } from '../faults/decorator.js';
 
 export const NAMESPACE = 'broken';
 
@@ -29,7 +30,7 @@ export function defaultScenarios(): ScenarioTable {
   // A fresh table per app: scenarios with state (random's generations in flight) are not shared.
   return {
     scenarios: [errorScenario, timeoutScenario, createRandomScenario(), createMalformedScenario(), preparedScenario],
-    decorators: [createAuthDecorator(), createRedirectDecorator()],
+    decorators: [createFaultDecorator(), createAuthDecorator(), createRedirectDecorator()],
   };
 }
 

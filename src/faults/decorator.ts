@@ -1,0 +1,151 @@
+// broken/fault/<rules>/<repository>: any failure on any request for any name this registry serves.
+// A Decorator over the two seams: the request body a handler reads and the plan it answers with. A
+// request the rules do not select goes straight to the inner name; a selected one gets its faults on
+// the way in (delay, status before the inner handler, a slow or cut request body) and on the way out
+// (header lies, Range variants, a reshaped body). A fault changes only what is sent, never what is
+// stored: the inner handler stores what it receives, and its answer is reshaped after the fact.
+import { withContext, type RequestContext } from '../http/context.js';
+import type { ResponsePlan } from '../http/response.js';
+import type { Decorator } from '../scenarios/scenario.js';
+import { checkLimits, FAULT_KEYS, parseRules, rulesInvalid, RulesError, type FaultRules } from './rules.js';
+import { Counters, digestMatches, requestKey, scheduled, selects } from './matcher.js';
+import { errorPlan, header, headerLies, rangePlan } from './plan.js';
+import { cutConnection, reshapePlan, type ReshapeEnv } from './body.js';
+import { receiveFaults } from './upload.js';
+
+/** Operations whose request carries a body that receive faults (rate-, reset-) act on. */
+const RECEIVING = new Set(['manifest.put', 'upload.start', 'upload.patch', 'upload.finish']);
+
+/** The most rule sets kept parsed; parsing again is cheap, this only saves it on every request. */
+const MAX_PARSED = 1_000;
+
+type Next = (inner: RequestContext) => Promise<void>;
+
+class FaultDecorator implements Decorator {
+  readonly name = 'fault';
+  readonly summary = 'Any failure on any request of any image: statuses, delays, slow, cut, corrupt or lying answers, recovery after N tries.';
+  readonly example = 'broken/fault/on-blob_status-503_times-2/broken/random:layers-3_size-1m_seed-7';
+  readonly parameters = FAULT_KEYS.map((k) => ({ name: k.key, description: `${k.key}-${k.value}: ${k.summary}`, example: k.example }));
+
+  /** Counts of matching requests, per rule set and request: one per decorator, so per app. */
+  private readonly counters = new Counters();
+  private readonly parsed = new Map<string, FaultRules | RulesError>();
+
+  private rules(text: string, maxWaitMs: number): FaultRules {
+    let rules = this.parsed.get(text);
+    if (rules === undefined) {
+      try {
+        rules = parseRules(text);
+        rules = checkLimits(rules, maxWaitMs) ?? rules;
+      } catch (error) {
+        if (!(error instanceof RulesError)) throw error;
+        rules = error;
+      }
+      if (this.parsed.size >= MAX_PARSED) this.parsed.clear();
+      this.parsed.set(text, rules);
+    }
+    if (rules instanceof RulesError) throw rulesInvalid(text, rules);
+    return rules;
+  }
+
+  async handle(ctx: RequestContext, text: string, next: Next): Promise<void> {
+    const rules = this.rules(text, ctx.deps.config.limits.maxTimeoutMs);
+    const method = ctx.req.method ?? 'GET';
+    const selection = selects(rules, ctx.route, method);
+    if (selection === 'no') return next(ctx);
+    const key = requestKey(ctx.route, method);
+    const due = () => scheduled(rules, this.counters.take(text, key), key, ctx.deps.random);
+    if (selection === 'by-digest') {
+      // A manifest asked for by tag: selected by the digest of the inner answer.
+      const prefix = rules.digest as string;
+      return next(
+        withContext(ctx, {
+          respond: async (plan) => {
+            const digest = header(plan.headers, 'Docker-Content-Digest');
+            if (typeof digest !== 'string' || !digestMatches(prefix, digest) || !due()) return ctx.respond(plan);
+            if (!(await delayed(ctx, rules))) return;
+            if (rules.status !== undefined) return answerStatus(ctx, rules, rules.status);
+            return ctx.respond(outgoing(ctx, rules, plan));
+          },
+        }),
+      );
+    }
+    if (!due()) return next(ctx);
+    if (!(await delayed(ctx, rules))) return;
+    if (rules.status !== undefined) return answerStatus(ctx, rules, rules.status);
+    return next(inward(ctx, rules));
+  }
+}
+
+/** Waits delay-<duration>; false when the client hung up meanwhile (the connection is then dropped). */
+async function delayed(ctx: RequestContext, rules: FaultRules): Promise<boolean> {
+  if (rules.delay === undefined || rules.delay <= 0) return true;
+  try {
+    await ctx.deps.clock.sleep(rules.delay, ctx.signal);
+    return true;
+  } catch {
+    ctx.res.destroy();
+    return false;
+  }
+}
+
+/** status-<N>, answered before the inner handler runs: nothing of an upload's body is read or stored. */
+function answerStatus(ctx: RequestContext, rules: FaultRules, status: number): Promise<void> {
+  let plan = errorPlan(rules, status, ctx.req.headers.host ?? 'localhost', ctx.route.name, ctx.deps.clock.now());
+  // As writeError does: an unread request body must not leave the connection in an unknown state.
+  if (!ctx.req.complete) plan = { ...plan, headers: { ...plan.headers, Connection: 'close' } };
+  return ctx.respond(outgoing(ctx, rules, plan));
+}
+
+/** The context the inner handler gets: its request body and its answer with the faults applied. */
+function inward(ctx: RequestContext, rules: FaultRules): RequestContext {
+  const overrides: Parameters<typeof withContext>[1] = {};
+  if (RECEIVING.has(ctx.route.operation)) {
+    const length = Number(ctx.req.headers['content-length']);
+    const body = receiveFaults(ctx.body, rules, {
+      clock: ctx.deps.clock,
+      signal: ctx.signal,
+      socket: ctx.req.socket,
+      length: Number.isSafeInteger(length) ? length : undefined,
+    });
+    if (body) overrides.body = body;
+    overrides.respond = (plan) => ctx.respond(headerLies(plan, rules));
+    return withContext(ctx, overrides);
+  }
+  const range = ctx.req.headers.range;
+  overrides.respond = (plan) => ctx.respond(outgoing(ctx, rules, rules.range && ctx.route.operation === 'blob.get' ? rangePlan(rules.range, plan, range) : plan));
+  const inner = withContext(ctx, overrides);
+  // range-<mode>: the inner handler answers the whole blob; rangePlan makes the wrong answer from it.
+  if (rules.range && range !== undefined && ctx.route.operation === 'blob.get') return withRequest(inner, { ...ctx.req.headers, range: undefined });
+  return inner;
+}
+
+/** A context whose request has other headers (the Range a range fault answers itself). */
+function withRequest(ctx: RequestContext, headers: RequestContext['req']['headers']): RequestContext {
+  const req = Object.create(ctx.req, { headers: { value: headers, enumerable: true } }) as RequestContext['req'];
+  return {
+    req,
+    res: ctx.res,
+    route: ctx.route,
+    get query() {
+      return ctx.query;
+    },
+    deps: ctx.deps,
+    get signal() {
+      return ctx.signal;
+    },
+    body: ctx.body,
+    respond: (plan) => ctx.respond(plan),
+  };
+}
+
+/** An answer on its way out: header lies, then the body reshaped (rate, stall, drip, cut, corrupt). */
+function outgoing(ctx: RequestContext, rules: FaultRules, plan: ResponsePlan): ResponsePlan {
+  const env: ReshapeEnv = { clock: ctx.deps.clock, cut: (kind) => cutConnection(ctx.res, kind) };
+  // Reshaped first: corrupt and pct offsets use the length before length-none takes it away.
+  return headerLies(reshapePlan(plan, rules, env), rules);
+}
+
+export function createFaultDecorator(): Decorator {
+  return new FaultDecorator();
+}
