@@ -10,13 +10,18 @@ import { RegistryError } from '../oci/errors.js';
 export async function readBody(body: RequestBody, contentLength: string | undefined, limit: number, what: string): Promise<Buffer> {
   const declared = Number(contentLength);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(what, limit);
+  // A request is not destroyed when we stop early: the error response must still reach the client.
+  const source = body instanceof Readable ? body.iterator({ destroyOnReturn: false }) : body;
+  return readCapped(source as AsyncIterable<Uint8Array>, limit, () => tooLarge(what, limit));
+}
+
+/** Reads a whole body into memory, throwing tooLarge() as soon as it holds more than limit bytes. */
+export async function readCapped(source: AsyncIterable<Uint8Array>, limit: number, tooLarge: () => Error): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  // A request is not destroyed when we stop early: the error response must still reach the client.
-  const source = body instanceof Readable ? body.iterator({ destroyOnReturn: false }) : (body as AsyncIterable<Uint8Array>);
-  for await (const chunk of source as AsyncIterable<Uint8Array>) {
+  for await (const chunk of source) {
     size += chunk.length;
-    if (size > limit) throw tooLarge(what, limit);
+    if (size > limit) throw tooLarge();
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);

@@ -1,5 +1,6 @@
 // The upstream HTTP client: undici with keep-alive and timeouts, the token flow, redirects followed
 // by hand so every hop is checked (no private addresses) and credentials never leave their origin.
+import { readCapped } from '../http/request.js';
 import dns from 'node:dns/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { LookupFunction } from 'node:net';
@@ -187,12 +188,6 @@ export function first(value: string | string[] | undefined): string | undefined 
 }
 
 async function readLimited(body: AsyncIterable<Buffer>, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > limit) throw new RegistryError('BAD_GATEWAY', `an upstream response was larger than ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const bytes = await readCapped(body, limit, () => new RegistryError('BAD_GATEWAY', `an upstream response was larger than ${limit} bytes`));
+  return bytes.toString('utf8');
 }

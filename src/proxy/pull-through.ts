@@ -5,6 +5,7 @@ import { requireDigest } from '../oci/reference.js';
 import { digestBytes, parseDigest, type Digest } from '../oci/digest.js';
 import { MediaType, isMediaType } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES } from '../registry/manifests.js';
+import { readCapped } from '../http/request.js';
 import { fileContent, type BlobContent, type ContentSource, type ManifestContent, type ManifestReference } from '../registry/content.js';
 import { declaredMediaType } from '../store/manifest-facts.js';
 import type { Store, StoredManifest } from '../store/store.js';
@@ -205,15 +206,8 @@ function mediaTypeOf(header: string | undefined): string | undefined {
   return type;
 }
 
-async function readManifestBody(response: UpstreamResponse, target: UpstreamName): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_MANIFEST_BYTES) {
-      throw new RegistryError('BAD_GATEWAY', `upstream ${target.host} sent a manifest larger than ${MAX_MANIFEST_BYTES} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
+function readManifestBody(response: UpstreamResponse, target: UpstreamName): Promise<Buffer> {
+  return readCapped(response.body as AsyncIterable<Uint8Array>, MAX_MANIFEST_BYTES, () => {
+    return new RegistryError('BAD_GATEWAY', `upstream ${target.host} sent a manifest larger than ${MAX_MANIFEST_BYTES} bytes`);
+  });
 }
