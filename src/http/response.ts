@@ -138,13 +138,24 @@ async function writeStream(res: ServerResponse, chunks: AsyncIterable<Uint8Array
  */
 const FILE_CHUNK = 64 * 1024;
 const BATCH = 8;
+/**
+ * Once a reader has shown it keeps up, the rest goes in 512 KiB buffers, two taking turns: big enough
+ * to keep syscalls and wake-ups rare, small enough to stay in the CPU's cache (bench/README).
+ */
+const LARGE_CHUNK = 512 * 1024;
 
-/** Buffers for file bodies, kept for reuse between responses so a busy server does not allocate and collect them all the time. One per server. */
+/**
+ * Buffers for file bodies, kept for reuse between responses so a busy server does not allocate and
+ * collect them all the time: small ones while a reader has not shown it keeps up, large ones after.
+ * One per server.
+ */
 export class ChunkPool {
   private readonly spare: Buffer[] = [];
+  private readonly spareLarge: Buffer[] = [];
 
   constructor(
     readonly chunkSize = FILE_CHUNK,
+    readonly largeSize = LARGE_CHUNK,
     private readonly maxSpare = 256,
   ) {}
 
@@ -152,8 +163,13 @@ export class ChunkPool {
     return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.chunkSize);
   }
 
+  takeLarge(): Buffer {
+    return this.spareLarge.pop() ?? Buffer.allocUnsafeSlow(this.largeSize);
+  }
+
   give(buffer: Buffer): void {
-    if (this.spare.length < this.maxSpare && buffer.length === this.chunkSize) this.spare.push(buffer);
+    if (buffer.length === this.chunkSize && this.spare.length < this.maxSpare) this.spare.push(buffer);
+    else if (buffer.length === this.largeSize && this.spareLarge.length < this.maxSpare / 16) this.spareLarge.push(buffer);
   }
 }
 
@@ -173,38 +189,69 @@ function written(res: ServerResponse, chunk: Buffer, release: () => void): Promi
   });
 }
 
-/** Waits for a write, or rejects as soon as the response closes. */
-function untilWrittenOrClosed(res: ServerResponse, write: Promise<void>): Promise<void> {
+/**
+ * Waits for a write: true once it is done, false when timeoutMs passed first (it goes on); rejects as
+ * soon as the response closes.
+ */
+function untilWrittenOrClosed(res: ServerResponse, write: Promise<void>, timeoutMs?: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const closed = () => reject(Object.assign(new Error('the response was closed'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    const closed = () => {
+      clearTimeout(timer);
+      reject(Object.assign(new Error('the response was closed'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    };
     if (res.destroyed) return closed();
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+      res.off('close', closed);
+      resolve(false);
+    }, timeoutMs);
     res.once('close', closed);
-    write.then(() => {
+    void write.then(() => {
+      clearTimeout(timer);
       res.off('close', closed);
       if (res.destroyed) closed();
-      else resolve();
+      else resolve(true);
     });
   });
 }
+
 
 /** Bytes the response still holds that the kernel has not taken. */
 function unsent(res: ServerResponse): number {
   return res.writableLength + (res.socket?.writableLength ?? 0);
 }
 
+/** How long the kernel may take a write before the reader counts as stalled (see sendFileRange). */
+const STALL_MS = 50;
 /**
- * Sends bytes start..end (inclusive) of a file as the response body, then ends it. While the client
- * keeps up, each buffer is taken by the kernel at once and a whole batch goes out per file read; as
- * soon as a write is left waiting, the rest of the batch is put back unsent and nothing more is read
- * until the socket drains. Rejects when the client goes away or the file cannot be read.
+ * Bytes a reader must have taken without stalling before the rest goes in large buffers: well past
+ * what the kernel absorbs for a client that never reads (a send buffer that grows to 4 MiB, and the
+ * client's receive window).
+ */
+const PROVEN = 16 * 1024 * 1024;
+
+/**
+ * Sends bytes start..end (inclusive) of a file as the response body, then ends it. Until the reader
+ * has shown it keeps up (PROVEN bytes taken without a stall), buffers are read a batch at a time and
+ * written one by one, and a write the kernel does not take at once is waited for. A wait that lasts
+ * longer than STALL_MS marks the reader stalled: the buffers not yet written go back to the pool
+ * (their bytes are read again later) and batches shrink to one buffer until it keeps up again, so a
+ * reader that never reads holds one small buffer. A reader that keeps up gets the rest through
+ * sendFast. Rejects when the client goes away or the file cannot be read.
  */
 export async function sendFileRange(res: ServerResponse, file: string, start: number, end: number, pool: ChunkPool): Promise<void> {
   const fd = await new Promise<number>((resolve, reject) => fs.open(file, 'r', (error, opened) => (error ? reject(error) : resolve(opened))));
   try {
     let position = start;
+    let batch = BATCH;
+    /** Bytes the kernel took at once or soon: past PROVEN, the reader keeps up and gets large buffers. */
+    let kept = 0;
     while (position <= end) {
+      if (kept >= PROVEN) {
+        await sendFast(res, fd, position, end, pool);
+        return;
+      }
       const remaining = end - position + 1;
-      const count = Math.min(BATCH, Math.ceil(remaining / pool.chunkSize));
+      const count = Math.min(batch, Math.ceil(remaining / pool.chunkSize));
       const buffers = Array.from({ length: count }, () => pool.take());
       let bytesRead: number;
       try {
@@ -219,27 +266,71 @@ export async function sendFileRange(res: ServerResponse, file: string, start: nu
       }
       let available = Math.min(bytesRead, remaining);
       let index = 0;
-      let last: Promise<void> = Promise.resolve();
-      for (; index < buffers.length && available > 0; index++) {
+      let stalled: Promise<void> | undefined;
+      for (; index < buffers.length && available > 0 && !stalled; index++) {
         if (res.destroyed) break;
         const buffer = buffers[index] as Buffer;
         const length = Math.min(buffer.length, available);
         available -= length;
         position += length;
-        // A buffer the kernel took at once goes back to the pool when its write completes; one left
-        // waiting is the socket's until then.
-        last = written(res, length === buffer.length ? buffer : buffer.subarray(0, length), () => pool.give(buffer));
-        if (unsent(res) > 0) {
-          index++;
-          break;
+        // A buffer goes back to the pool when the kernel has taken it; until then it is the socket's.
+        const write = written(res, length === buffer.length ? buffer : buffer.subarray(0, length), () => pool.give(buffer));
+        if (unsent(res) === 0 || (await untilWrittenOrClosed(res, write, STALL_MS))) {
+          kept += length;
+          continue;
         }
+        kept = 0;
+        stalled = write;
       }
       for (const buffer of buffers.slice(index)) pool.give(buffer);
-      // Writes complete in order: once the last one has, the kernel holds everything sent so far.
-      if (res.destroyed || unsent(res) > 0) await untilWrittenOrClosed(res, last);
+      if (res.destroyed) throw Object.assign(new Error('the response was closed'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+      if (stalled) {
+        batch = 1;
+        await untilWrittenOrClosed(res, stalled);
+      } else {
+        batch = Math.min(BATCH, batch * 2);
+      }
     }
     res.end();
   } finally {
     fs.close(fd, () => undefined);
+  }
+}
+
+function readAt(fd: number, buffer: Buffer, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.read(fd, buffer, 0, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead)));
+  });
+}
+
+/**
+ * The rest of a file for a reader that keeps up: two large buffers take turns, a chunk handed to the
+ * socket as soon as it is read, so the next one is already queued when the socket takes the last, and
+ * a buffer refilled only once the socket has taken its bytes. Then the response ends.
+ */
+async function sendFast(res: ServerResponse, fd: number, start: number, end: number, pool: ChunkPool): Promise<void> {
+  const buffers = [pool.takeLarge(), pool.takeLarge()];
+  const writes: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+  let completed = false;
+  try {
+    let position = start;
+    for (let turn = 0; position <= end; turn++) {
+      const slot = turn & 1;
+      const buffer = buffers[slot] as Buffer;
+      await writes[slot];
+      if (res.destroyed) throw Object.assign(new Error('the response was closed'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+      const bytesRead = await readAt(fd, buffer, Math.min(buffer.length, end - position + 1), position);
+      if (bytesRead <= 0) throw new Error(`the file ended at ${position}, before byte ${end}`);
+      position += bytesRead;
+      const write = untilWrittenOrClosed(res, written(res, bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead), () => undefined)).then(() => undefined);
+      write.catch(() => undefined);
+      writes[slot] = write;
+    }
+    await Promise.all(writes);
+    completed = true;
+    res.end();
+  } finally {
+    // After an error a write may still hold a buffer: those are left to the garbage collector.
+    if (completed) for (const buffer of buffers) pool.give(buffer);
   }
 }
