@@ -1,4 +1,5 @@
 // Configuration for serve: defaults < environment < flags, validated once and passed down.
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from './config-error.js';
@@ -8,6 +9,8 @@ import { parseWarningRule, type WarningRule } from './server/warnings.js';
 import { MAX_SYNTHETIC_REPOS, syntheticRepositories, type CatalogOptions } from './registry/catalog.js';
 import { DEFAULT_UPLOAD_TIMEOUT_MS } from './store/uploads.js';
 import { resolveProxyOptions, type ProxyFlags, type ProxyOptions } from './proxy/index.js';
+import { DEFAULT_JOURNAL_SIZE } from './journal/journal.js';
+import { LOOPBACK } from './control/guard.js';
 
 export { UsageError };
 
@@ -33,6 +36,15 @@ export interface ServeConfig {
   proxy: ProxyOptions;
   /** Upload sessions untouched this long are removed. */
   uploadTimeoutMs: number;
+  // The request journal and the control plane (/_broken/...): see control/plane.ts.
+  /** Requests the journal keeps; 0 turns it off. */
+  journalSize: number;
+  /** Opens the control plane to clients outside adminAllow with `Authorization: Bearer <token>`. */
+  adminToken?: string;
+  /** Client addresses the control plane answers without a token: IPs, or "loopback". */
+  adminAllow: string[];
+  /** Run-time rules to load at start (JSON or YAML). */
+  rulesFile?: string;
 }
 
 export const DEFAULT_PORT = 5000;
@@ -66,6 +78,10 @@ export interface ServeFlags extends ProxyFlags {
   catalogRepos?: string;
   warning?: string[];
   uploadTimeout?: string;
+  journalSize?: string;
+  adminToken?: string;
+  adminAllow?: string[];
+  rules?: string;
 }
 
 export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): ServeConfig {
@@ -101,7 +117,27 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
     warnings: (flags.warning ?? []).map(parseWarningRule),
     proxy: resolveProxyOptions(flags, env),
     uploadTimeoutMs: flags.uploadTimeout ? positiveDuration(flags.uploadTimeout, '--upload-timeout') : DEFAULT_UPLOAD_TIMEOUT_MS,
+    journalSize: flags.journalSize === undefined ? DEFAULT_JOURNAL_SIZE : wholeNumber(flags.journalSize, '--journal-size', 0, 10_000_000),
+    adminToken: adminToken(flags.adminToken),
+    adminAllow: adminAllow(flags.adminAllow),
+    rulesFile: flags.rules === undefined ? undefined : path.resolve(flags.rules),
   };
+}
+
+function adminToken(token: string | undefined): string | undefined {
+  if (token === undefined) return undefined;
+  if (!/^[\x21-\x7e]{8,256}$/.test(token)) throw new UsageError('--admin-token must be 8 to 256 printable characters without spaces');
+  return token;
+}
+
+/** --admin-allow, repeatable or comma-separated: IP addresses, or "loopback" (the default). */
+function adminAllow(values: string[] | undefined): string[] {
+  if (values === undefined) return [LOOPBACK];
+  const list = values.flatMap((value) => value.split(',')).map((value) => value.trim()).filter(Boolean);
+  for (const value of list) {
+    if (value !== LOOPBACK && net.isIP(value) === 0) throw new UsageError(`--admin-allow: "${value}" is not an IP address or "${LOOPBACK}"`);
+  }
+  return list;
 }
 
 function duration(text: string, source: string): number {

@@ -16,11 +16,17 @@ import { toRegistryError } from '../http/errors.js';
 import { messageClasses } from './messages.js';
 import { watchRequest, type RequestLog, type RequestNotes } from './log.js';
 import { warningHeaders } from './warnings.js';
+import { isControlPath, type ControlPlane } from '../control/plane.js';
+import type { RuleSet } from '../control/rules.js';
 
 export interface AppOptions {
   deps: ServerDeps;
   scenarios: ScenarioTable;
   log: RequestLog;
+  /** The control plane (/_broken/...), answered before the /v2/ route parser. */
+  control?: ControlPlane;
+  /** Run-time rules: every routed request passes through them on its way to the dispatch below. */
+  rules?: RuleSet;
 }
 
 const BASE_ANSWER: ResponsePlan = { status: 200, headers: { 'Content-Type': 'application/json', 'Content-Length': 2 }, body: { kind: 'bytes', bytes: Buffer.from('{}') } };
@@ -31,7 +37,7 @@ export interface App {
   serverOptions: Pick<ServerOptions, 'IncomingMessage' | 'ServerResponse'>;
 }
 
-export function createApp({ deps, scenarios, log }: AppOptions): App {
+export function createApp({ deps, scenarios, log, control, rules }: AppOptions): App {
   const app = express();
   const pool = new ChunkPool();
   app.disable('x-powered-by');
@@ -42,6 +48,10 @@ export function createApp({ deps, scenarios, log }: AppOptions): App {
     const notes = watchRequest(log, req, res);
     res.locals.notes = notes;
     res.setHeader('Docker-Distribution-API-Version', API_VERSION_HEADER['Docker-Distribution-API-Version']);
+    if (control && isControlPath(req.url ?? '/')) {
+      notes.scenario = 'control';
+      return control.handle(req, res);
+    }
     await dispatch(req, res, notes);
   });
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -60,12 +70,18 @@ export function createApp({ deps, scenarios, log }: AppOptions): App {
         headers: { Allow: match.allowed.join(', ') },
       });
     }
-    const ctx = new Context(req, res, match.route, deps, pool);
-    if (match.route.operation === 'base') return ctx.respond(BASE_ANSWER);
-    if (match.route.operation === 'catalog') return answerCatalog(ctx, deps.config.catalog);
-    return serveRepository(scenarios, ctx, (scenario) => {
-      notes.scenario = notes.scenario ? `${notes.scenario}>${scenario.name}` : scenario.name;
-    });
+    notes.route = match.route;
+    const ctx = new Context(req, res, match.route, deps, pool, notes);
+    return rules ? rules.serve(ctx, answer) : answer(ctx);
+
+    // The normal dispatch; a run-time rule that matches calls it as its decorator's next.
+    function answer(ctx: RequestContext): Promise<void> {
+      if (ctx.route.operation === 'base') return ctx.respond(BASE_ANSWER);
+      if (ctx.route.operation === 'catalog') return answerCatalog(ctx, deps.config.catalog);
+      return serveRepository(scenarios, ctx, (scenario) => {
+        notes.scenario = notes.scenario ? `${notes.scenario}>${scenario.name}` : scenario.name;
+      });
+    }
   }
 }
 
@@ -81,8 +97,13 @@ class Context implements RequestContext {
     readonly route: Route,
     readonly deps: ServerDeps,
     private readonly pool: ChunkPool,
+    private readonly notes: RequestNotes,
   ) {
     this.body = req;
+  }
+
+  note(fact: string): void {
+    (this.notes.applied ??= []).push(fact);
   }
 
   respond(plan: ResponsePlan): Promise<void> {

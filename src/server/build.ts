@@ -9,6 +9,11 @@ import { createProxyScenario } from '../proxy/index.js';
 import { createApp, type App } from './app.js';
 import type { RequestLog } from './log.js';
 import type { ServerDeps } from '../http/context.js';
+import type { Decorator } from '../scenarios/scenario.js';
+import { Journal } from '../journal/journal.js';
+import { RuleSet } from '../control/rules.js';
+import { loadRulesFile } from '../control/rules-file.js';
+import { createControlPlane, isControlPath } from '../control/plane.js';
 
 export interface RegistryParts {
   config: ServeConfig;
@@ -19,28 +24,54 @@ export interface RegistryParts {
   env?: NodeJS.ProcessEnv;
   /** Sweep expired upload sessions in the background (serve does; tests call expire() themselves). */
   expireUploads?: { onError(error: unknown): void };
+  /** Decorators beyond the default table's (`broken/<name>/<rules>/<repository>`, run-time rules). */
+  decorators?: readonly Decorator[];
 }
 
 export interface Registry {
   app: App;
   deps: ServerDeps;
+  journal: Journal;
+  rules: RuleSet;
+  /** Starts every count (run-time rules, decorators) and the journal again; the rules stay. */
+  reset(): void;
   /** Stops what the registry started: the upload sweep, the upstream connections, the hashing thread. */
   close(): Promise<void>;
 }
 
-export async function buildRegistry({ config, log, clock = systemClock, random = Math.random, env = {}, expireUploads }: RegistryParts): Promise<Registry> {
+export async function buildRegistry({ config, log, clock = systemClock, random = Math.random, env = {}, expireUploads, decorators = [] }: RegistryParts): Promise<Registry> {
+  const defaults = defaultScenarios();
+  const table = { ...defaults, decorators: [...(defaults.decorators ?? []), ...decorators] };
+  const journal = new Journal(config.journalSize);
+  const rules = new RuleSet(table.decorators);
+  if (config.rulesFile) await loadRulesFile(config.rulesFile, rules);
+  const reset = () => {
+    journal.clear();
+    rules.resetCounts();
+    for (const decorator of table.decorators) decorator.reset?.();
+  };
+  const control = createControlPlane({ journal, rules, reset, access: { allow: config.adminAllow, token: config.adminToken } });
+  // The control plane's own requests are logged but kept out of the journal, which they would flood.
+  const record = (entry: Parameters<RequestLog>[0]) => {
+    if (!isControlPath(entry.path)) journal.record(entry);
+    log(entry);
+  };
   const store = await FsStore.open(config.store);
   const uploads = new Uploads(store, () => clock.now(), { timeoutMs: config.uploadTimeoutMs });
   const deps: ServerDeps = { store, uploads, config, clock, random };
   const proxy = createProxyScenario(config.proxy, { clock, env });
-  const app = createApp({ deps, scenarios: { ...defaultScenarios(), proxy: proxy.scenario }, log });
+  const app = createApp({ deps, scenarios: { ...table, proxy: proxy.scenario }, log: record, control, rules });
   const stopExpiry = expireUploads ? uploads.startExpiry(undefined, expireUploads.onError) : async () => undefined;
   let closing: Promise<void> | undefined;
   return {
     app,
     deps,
+    journal,
+    rules,
+    reset,
     close: () =>
       (closing ??= (async () => {
+        control.close();
         await stopExpiry();
         await proxy.close();
         await store.close();
