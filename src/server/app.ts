@@ -14,7 +14,7 @@ import { pathOf, queryOf } from '../http/request.js';
 import { ChunkPool, writePlan, type ResponsePlan } from '../http/response.js';
 import { toRegistryError } from '../http/errors.js';
 import { messageClasses } from './messages.js';
-import { watchRequest, type RequestLog, type RequestNotes } from './log.js';
+import { countReceived, watchRequest, type RequestLog, type RequestNotes } from './log.js';
 import { warningHeaders } from './warnings.js';
 import { isControlPath, type ControlPlane } from '../control/plane.js';
 import type { RuleSet } from '../control/rules.js';
@@ -57,7 +57,12 @@ export function createApp({ deps, scenarios, log, control, rules }: AppOptions):
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     writeError(error, req, res, res.locals.notes as RequestNotes | undefined);
   });
-  return { handler: app, serverOptions: messageClasses(app) };
+  // The body count starts when the request is announced, before its first chunk arrives.
+  const handler: RequestListener = (req, res) => {
+    countReceived(req);
+    app(req, res);
+  };
+  return { handler, serverOptions: messageClasses(app) };
 
   /** Answers the request, or throws (or rejects) with what writeError turns into the response. */
   function dispatch(req: IncomingMessage, res: ServerResponse, notes: RequestNotes): Promise<void> {

@@ -25,7 +25,7 @@ export interface RequestLogEntry {
   sent?: number;
   /** Bytes written to the connection for this response, head included. */
   bytes: number;
-  /** Bytes read off the connection while the request was served: its body. */
+  /** Bytes of the request body that arrived (all of it, or up to where it was cut). */
   received: number;
   ms: number;
   scenario: string;
@@ -53,12 +53,30 @@ export interface RequestNotes {
   internalError?: unknown;
 }
 
+const RECEIVED = Symbol('received');
+type Counted = IncomingMessage & { [RECEIVED]?: () => number };
+
+/**
+ * Counts the request body's bytes as Node's parser hands them over. Must run when the request is
+ * announced, before the parser pushes the first body chunk (app.ts does it first thing); a request
+ * without a body is left as it is.
+ */
+export function countReceived(req: IncomingMessage): void {
+  if (req.headers['transfer-encoding'] === undefined && !(Number(req.headers['content-length']) > 0)) return;
+  let received = 0;
+  const push = req.push;
+  req.push = function (chunk: unknown, encoding?: BufferEncoding) {
+    if (chunk) received += (chunk as Uint8Array).length;
+    return push.call(this, chunk, encoding);
+  };
+  (req as Counted)[RECEIVED] = () => received;
+}
+
 /** Logs the request once its response is closed (sent, or cut off); returns the notes to fill in. */
 export function watchRequest(log: RequestLog, req: IncomingMessage, res: ServerResponse): RequestNotes {
   const started = performance.now();
   const socket = req.socket;
   const bytesBefore = socket.bytesWritten;
-  const readBefore = socket.bytesRead;
   const notes: RequestNotes = {};
   res.once('close', () => {
     const complete = res.writableFinished;
@@ -70,7 +88,7 @@ export function watchRequest(log: RequestLog, req: IncomingMessage, res: ServerR
       status: complete ? res.statusCode : INCOMPLETE_STATUS,
       complete,
       bytes: socket.bytesWritten - bytesBefore,
-      received: socket.bytesRead - readBefore,
+      received: (req as Counted)[RECEIVED]?.() ?? 0,
       ms: performance.now() - started,
       scenario: notes.scenario ?? 'registry',
       client: socket.remoteAddress ?? '',
