@@ -4,6 +4,7 @@ import { serveCommand } from './commands/serve.js';
 import { seedCommand } from './commands/seed.js';
 import { prepareCommand } from './commands/prepare.js';
 import { inspectCommand } from './commands/inspect.js';
+import { journalCommand } from './commands/journal.js';
 import { CliError } from './commands/errors.js';
 import { UsageError } from './config.js';
 
@@ -14,7 +15,8 @@ export function program(): Command {
     .addCommand(serveCommand())
     .addCommand(seedCommand())
     .addCommand(prepareCommand())
-    .addCommand(inspectCommand());
+    .addCommand(inspectCommand())
+    .addCommand(journalCommand());
   // Added commands do not inherit these settings: every command throws instead of exiting.
   for (const command of [root, ...root.commands]) command.exitOverride().showHelpAfterError('(run with --help for usage)');
   return root;
