@@ -127,15 +127,16 @@ export class RuleSet {
 
   /**
    * Answers a request through the rules that match it, the oldest outermost, each calling the next
-   * and the last calling answer; with no rule matching, answer alone.
+   * and the last calling answer; with no rule matching, answer alone. seen is told of each decorator.
    */
-  serve(ctx: RequestContext, answer: Handler): Promise<void> {
+  serve(ctx: RequestContext, answer: Handler, seen: (decorator: Decorator) => void = () => undefined): Promise<void> {
     if (this.compiled.length === 0) return answer(ctx);
     const hits = this.compiled.filter((c) => matches(c, ctx.route));
     const run = (index: number, current: RequestContext): Promise<void> => {
       const hit = hits[index];
       if (!hit) return answer(current);
       hit.rule.matched++;
+      seen(hit.decorator);
       current.note?.(`rule ${hit.rule.id} ${hit.rule.decorator}:${hit.rule.rules} (match ${hit.rule.matched})`);
       return hit.decorator.handle(current, hit.rule.rules, (inner) => run(index + 1, inner));
     };

@@ -77,15 +77,16 @@ export function createApp({ deps, scenarios, log, control, rules }: AppOptions):
     }
     notes.route = match.route;
     const ctx = new Context(req, res, match.route, deps, pool, notes);
-    return rules ? rules.serve(ctx, answer) : answer(ctx);
+    const seen = (scenario: { name: string }) => {
+      notes.scenario = notes.scenario ? `${notes.scenario}>${scenario.name}` : scenario.name;
+    };
+    return rules ? rules.serve(ctx, answer, seen) : answer(ctx);
 
     // The normal dispatch; a run-time rule that matches calls it as its decorator's next.
     function answer(ctx: RequestContext): Promise<void> {
       if (ctx.route.operation === 'base') return ctx.respond(BASE_ANSWER);
       if (ctx.route.operation === 'catalog') return answerCatalog(ctx, deps.config.catalog);
-      return serveRepository(scenarios, ctx, (scenario) => {
-        notes.scenario = notes.scenario ? `${notes.scenario}>${scenario.name}` : scenario.name;
-      });
+      return serveRepository(scenarios, ctx, seen);
     }
   }
 }
