@@ -54,8 +54,8 @@ export async function journal(options: JournalOptions, write: (text: string) => 
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
   try {
-    const response = await fetch(target, { headers, signal: controller.signal }).catch((error: Error & { cause?: { code?: string } }) => {
-      throw new CliError(`cannot reach ${base.origin}: ${error.cause?.code ?? error.message}`);
+    const response = await fetch(target, { headers, signal: controller.signal }).catch((error: Error & { cause?: { code?: string; message?: string } }) => {
+      throw new CliError(`cannot reach ${base.origin}: ${error.cause?.code ?? error.cause?.message ?? error.message}`);
     });
     if (!response.ok) throw new CliError(`${target.pathname}: ${response.status} ${await errorMessage(response)}`);
     if (!options.follow) {
