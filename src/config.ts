@@ -117,7 +117,7 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
     warnings: (flags.warning ?? []).map(parseWarningRule),
     proxy: resolveProxyOptions(flags, env),
     uploadTimeoutMs: flags.uploadTimeout ? positiveDuration(flags.uploadTimeout, '--upload-timeout') : DEFAULT_UPLOAD_TIMEOUT_MS,
-    journalSize: flags.journalSize === undefined ? DEFAULT_JOURNAL_SIZE : wholeNumber(flags.journalSize, '--journal-size', 0, 10_000_000),
+    journalSize: flags.journalSize === undefined ? DEFAULT_JOURNAL_SIZE : wholeNumber(flags.journalSize, '--journal-size', 0, 1_000_000),
     adminToken: adminToken(flags.adminToken),
     adminAllow: adminAllow(flags.adminAllow),
     rulesFile: flags.rules === undefined ? undefined : path.resolve(flags.rules),

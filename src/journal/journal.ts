@@ -24,42 +24,58 @@ export interface JournalFilter {
   limit?: number;
 }
 
-/** The compact form one entry is stored in. */
+/**
+ * The strings of one entry; its numbers live in the ring's typed arrays, at the same slot, where the
+ * garbage collector never has to look at them. Facts most requests lack share one optional object.
+ */
 interface Stored {
-  seq: number;
-  at: number;
   method: string;
   path: string;
   operation: string | undefined;
   repository: string | undefined;
   reference: string | undefined;
-  status: number;
-  complete: boolean;
-  sent: number | undefined;
-  bytes: number;
-  received: number;
-  ms: number;
   scenario: string;
   client: string;
   userAgent: string | undefined;
-  range: string | undefined;
   accept: string | undefined;
-  auth: string | undefined;
-  applied: string | undefined;
-  error: string | undefined;
+  rare: Rare | undefined;
+}
+
+interface Rare {
+  range?: string;
+  auth?: string;
+  applied?: string[];
+  error?: string;
 }
 
 export type JournalListener = (entry: JournalEntry) => void;
 
+const NO_SENT = 0xffff;
+
 export class Journal {
   private readonly ring: Stored[] = [];
+  private readonly at: Float64Array;
+  private readonly bytes: Float64Array;
+  private readonly received: Float64Array;
+  private readonly ms: Float32Array;
+  private readonly status: Uint16Array;
+  /** The status sent before an incomplete response ended; NO_SENT for a complete one. */
+  private readonly sent: Uint16Array;
   /** Where the next entry goes once the ring is full. */
   private head = 0;
   private nextSeq = 1;
   private readonly listeners = new Set<JournalListener>();
   private readonly strings = new Interner(4_096);
 
-  constructor(readonly size: number = DEFAULT_JOURNAL_SIZE) {}
+  constructor(readonly size: number = DEFAULT_JOURNAL_SIZE) {
+    const slots = Math.max(0, size);
+    this.at = new Float64Array(slots);
+    this.bytes = new Float64Array(slots);
+    this.received = new Float64Array(slots);
+    this.ms = new Float32Array(slots);
+    this.status = new Uint16Array(slots);
+    this.sent = new Uint16Array(slots);
+  }
 
   get enabled(): boolean {
     return this.size > 0;
@@ -76,36 +92,43 @@ export class Journal {
     const seq = this.nextSeq++;
     entry.seq = seq;
     const s = this.strings;
+    let rare: Rare | undefined;
+    if (entry.range !== undefined || entry.auth !== undefined || entry.applied !== undefined || entry.error !== undefined) {
+      rare = {};
+      if (entry.range !== undefined) rare.range = entry.range;
+      if (entry.auth !== undefined) rare.auth = s.get(entry.auth);
+      if (entry.applied !== undefined) rare.applied = entry.applied;
+      if (entry.error !== undefined) rare.error = s.get(entry.error);
+    }
     const stored: Stored = {
-      seq,
-      at: Date.parse(entry.time),
       method: s.get(entry.method),
       path: entry.path,
       operation: entry.operation,
       repository: s.maybe(entry.repository),
-      reference: s.maybe(entry.reference),
-      status: entry.status,
-      complete: entry.complete,
-      sent: entry.sent,
-      bytes: entry.bytes,
-      received: entry.received,
-      ms: Math.round(entry.ms * 10) / 10,
+      reference: entry.reference,
       scenario: s.get(entry.scenario),
       client: s.get(entry.client),
       userAgent: s.maybe(entry.userAgent),
-      range: entry.range,
       accept: s.maybe(entry.accept),
-      auth: s.maybe(entry.auth),
-      applied: entry.applied ? s.get(entry.applied.join('\n')) : undefined,
-      error: entry.error,
+      rare,
     };
-    if (this.ring.length < this.size) this.ring.push(stored);
-    else {
-      this.ring[this.head] = stored;
+    let slot: number;
+    if (this.ring.length < this.size) {
+      slot = this.ring.length;
+      this.ring.push(stored);
+    } else {
+      slot = this.head;
+      this.ring[slot] = stored;
       this.head = (this.head + 1) % this.size;
     }
+    this.at[slot] = Date.parse(entry.time);
+    this.bytes[slot] = entry.bytes;
+    this.received[slot] = entry.received;
+    this.ms[slot] = entry.ms;
+    this.status[slot] = entry.status;
+    this.sent[slot] = entry.sent ?? NO_SENT;
     if (this.listeners.size > 0) {
-      const view = expand(stored);
+      const view = this.expand(slot, seq);
       for (const listener of this.listeners) listener(view);
     }
   }
@@ -119,8 +142,9 @@ export class Journal {
     const oldest = this.nextSeq - count;
     const since = filter.since ?? 0;
     for (let i = Math.max(0, since + 1 - oldest); i < count && out.length < limit; i++) {
-      const stored = this.ring[(this.head + i) % count] as Stored;
-      if (matches(stored)) out.push(expand(stored));
+      const slot = (this.head + i) % count;
+      const stored = this.ring[slot] as Stored;
+      if (matches({ repository: stored.repository, operation: stored.operation, status: this.status[slot] as number })) out.push(this.expand(slot, oldest + i));
     }
     return out;
   }
@@ -141,33 +165,36 @@ export class Journal {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
-}
 
-function expand(stored: Stored): JournalEntry {
-  const entry: JournalEntry = {
-    seq: stored.seq,
-    time: new Date(stored.at).toISOString(),
-    method: stored.method,
-    path: stored.path,
-    status: stored.status,
-    complete: stored.complete,
-    bytes: stored.bytes,
-    received: stored.received,
-    ms: stored.ms,
-    scenario: stored.scenario,
-    client: stored.client,
-  };
-  if (stored.operation !== undefined) entry.operation = stored.operation;
-  if (stored.repository !== undefined) entry.repository = stored.repository;
-  if (stored.reference !== undefined) entry.reference = stored.reference;
-  if (stored.sent !== undefined) entry.sent = stored.sent;
-  if (stored.userAgent !== undefined) entry.userAgent = stored.userAgent;
-  if (stored.range !== undefined) entry.range = stored.range;
-  if (stored.accept !== undefined) entry.accept = stored.accept;
-  if (stored.auth !== undefined) entry.auth = stored.auth;
-  if (stored.applied !== undefined) entry.applied = stored.applied.split('\n');
-  if (stored.error !== undefined) entry.error = stored.error;
-  return entry;
+  private expand(slot: number, seq: number): JournalEntry {
+    const stored = this.ring[slot] as Stored;
+    const sent = this.sent[slot] as number;
+    const entry: JournalEntry = {
+      seq,
+      time: new Date(this.at[slot] as number).toISOString(),
+      method: stored.method,
+      path: stored.path,
+      status: this.status[slot] as number,
+      complete: sent === NO_SENT,
+      bytes: this.bytes[slot] as number,
+      received: this.received[slot] as number,
+      ms: Math.round((this.ms[slot] as number) * 10) / 10,
+      scenario: stored.scenario,
+      client: stored.client,
+    };
+    if (stored.operation !== undefined) entry.operation = stored.operation;
+    if (stored.repository !== undefined) entry.repository = stored.repository;
+    if (stored.reference !== undefined) entry.reference = stored.reference;
+    if (sent !== NO_SENT) entry.sent = sent;
+    if (stored.userAgent !== undefined) entry.userAgent = stored.userAgent;
+    if (stored.accept !== undefined) entry.accept = stored.accept;
+    const rare = stored.rare;
+    if (rare?.range !== undefined) entry.range = rare.range;
+    if (rare?.auth !== undefined) entry.auth = rare.auth;
+    if (rare?.applied !== undefined) entry.applied = [...rare.applied];
+    if (rare?.error !== undefined) entry.error = rare.error;
+    return entry;
+  }
 }
 
 /** The filter's repository, operation and status conditions as a predicate (since and limit aside). */
