@@ -20,10 +20,13 @@ const ALLOWED: Record<string, readonly string[]> = {
   registry: ['oci', 'http', 'store'],
   scenarios: ['oci', 'params', 'http', 'registry', 'store', 'images'],
   proxy: ['oci', 'params', 'http', 'registry', 'store', 'config-error'],
-  server: ['oci', 'clock', 'config-error', 'params', 'store', 'http', 'registry', 'scenarios', 'proxy', 'images'],
-  config: ['oci', 'config-error', 'params', 'store', 'registry', 'proxy', 'server'],
+  journal: [],
+  control: ['oci', 'config-error', 'http', 'journal'],
+  server: ['oci', 'clock', 'config-error', 'params', 'store', 'http', 'registry', 'scenarios', 'proxy', 'images', 'journal', 'control'],
+  config: ['oci', 'config-error', 'params', 'store', 'registry', 'proxy', 'server', 'journal', 'control'],
   commands: ['oci', 'clock', 'config-error', 'config', 'params', 'store', 'images', 'inspect', 'scenarios', 'proxy', 'server', 'ui'],
   cli: ['config-error', 'config', 'commands', 'ui'],
+  index: ['config', 'server'],
 };
 
 const SRC = path.resolve(import.meta.dirname, '../../src');
