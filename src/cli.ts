@@ -7,6 +7,7 @@ import { prepareCommand } from './commands/prepare.js';
 import { inspectCommand } from './commands/inspect.js';
 import type { Io, Signals } from './commands/io.js';
 import { CliError } from './cli-error.js';
+import { journalCommand } from './commands/journal.js';
 
 export function program(io: Io = processIo()): Command {
   const root = new Command('broken-reg')
@@ -16,7 +17,8 @@ export function program(io: Io = processIo()): Command {
     .addCommand(serveCommand(io))
     .addCommand(seedCommand(io))
     .addCommand(prepareCommand(io))
-    .addCommand(inspectCommand(io));
+    .addCommand(inspectCommand(io))
+    .addCommand(journalCommand(io));
   // Added commands do not inherit these settings: every command throws instead of exiting.
   for (const command of [root, ...root.commands]) {
     command.exitOverride().showHelpAfterError('(run with --help for usage)');

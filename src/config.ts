@@ -1,4 +1,5 @@
 // Configuration for serve: defaults < environment < flags, validated once and passed down.
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from './cli-error.js';
@@ -9,6 +10,9 @@ import { MAX_SYNTHETIC_REPOS, syntheticRepositories, type CatalogOptions } from 
 import { DEFAULT_UPLOAD_TIMEOUT_MS } from './store/uploads.js';
 import { resolveProxyOptions, type ProxyFlags, type ProxyOptions } from './proxy/index.js';
 import { resolveAuthOptions, type AuthFlags, type AuthOptions } from './auth/options.js';
+import { DEFAULT_JOURNAL_SIZE } from './journal/journal.js';
+import { LOOPBACK } from './control/guard.js';
+
 
 export interface Limits {
   /** Longest broken/timeout wait, in milliseconds. */
@@ -34,6 +38,15 @@ export interface ServeConfig {
   auth: AuthOptions;
   /** Upload sessions untouched this long are removed. */
   uploadTimeoutMs: number;
+  // The request journal and the control plane (/_broken/...): see control/plane.ts.
+  /** Requests the journal keeps; 0 turns it off. */
+  journalSize: number;
+  /** Opens the control plane to clients outside adminAllow with `Authorization: Bearer <token>`. */
+  adminToken?: string;
+  /** Client addresses the control plane answers without a token: IPs, or "loopback". */
+  adminAllow: string[];
+  /** Run-time rules to load at start (JSON or YAML). */
+  rulesFile?: string;
 }
 
 export const DEFAULT_PORT = 5000;
@@ -70,6 +83,10 @@ export interface ServeFlags extends ProxyFlags, AuthFlags {
   catalogRepos?: string;
   warning?: string[];
   uploadTimeout?: string;
+  journalSize?: string;
+  adminToken?: string;
+  adminAllow?: string[];
+  rules?: string;
 }
 
 export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): ServeConfig {
@@ -102,6 +119,10 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
     proxy: resolveProxyOptions(flags),
     auth: resolveAuthOptions(flags),
     uploadTimeoutMs: flags.uploadTimeout ? positiveDuration(flags.uploadTimeout, '--upload-timeout') : DEFAULT_UPLOAD_TIMEOUT_MS,
+    journalSize: flags.journalSize === undefined ? DEFAULT_JOURNAL_SIZE : wholeNumber(flags.journalSize, '--journal-size', 0, 1_000_000),
+    adminToken: adminToken(flags.adminToken),
+    adminAllow: adminAllow(flags.adminAllow),
+    rulesFile: flags.rules === undefined ? undefined : path.resolve(flags.rules),
   };
 }
 
@@ -112,6 +133,22 @@ export function resolveLimits(flags: Pick<ServeFlags, 'maxTimeout' | 'maxLayers'
     maxLayers: flags.maxLayers ? wholeNumber(flags.maxLayers, '--max-layers', 1, MAX_LAYERS_LIMIT) : DEFAULT_LIMITS.maxLayers,
     maxRandomSize: flags.maxRandomSize ? size(flags.maxRandomSize, '--max-random-size') : DEFAULT_LIMITS.maxRandomSize,
   };
+}
+
+function adminToken(token: string | undefined): string | undefined {
+  if (token === undefined) return undefined;
+  if (!/^[\x21-\x7e]{8,256}$/.test(token)) throw new UsageError('--admin-token must be 8 to 256 printable characters without spaces');
+  return token;
+}
+
+/** --admin-allow, repeatable or comma-separated: IP addresses, or "loopback" (the default). */
+function adminAllow(values: string[] | undefined): string[] {
+  if (values === undefined) return [LOOPBACK];
+  const list = values.flatMap((value) => value.split(',')).map((value) => value.trim()).filter(Boolean);
+  for (const value of list) {
+    if (value !== LOOPBACK && net.isIP(value) === 0) throw new UsageError(`--admin-allow: "${value}" is not an IP address or "${LOOPBACK}"`);
+  }
+  return list;
 }
 
 function duration(text: string, source: string): number {

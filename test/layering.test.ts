@@ -22,10 +22,13 @@ const ALLOWED: Record<string, readonly string[]> = {
   auth: ['oci', 'params', 'http', 'cli-error'],
   scenarios: ['oci', 'params', 'http', 'registry', 'store', 'images', 'auth', 'faults'],
   proxy: ['oci', 'params', 'http', 'registry', 'store', 'cli-error'],
-  server: ['oci', 'clock', 'cli-error', 'params', 'store', 'http', 'registry', 'auth', 'faults', 'scenarios', 'proxy', 'images'],
-  config: ['oci', 'cli-error', 'params', 'store', 'registry', 'auth', 'proxy', 'server'],
+  journal: [],
+  control: ['oci', 'cli-error', 'http', 'journal'],
+  server: ['oci', 'clock', 'cli-error', 'params', 'store', 'http', 'registry', 'auth', 'faults', 'scenarios', 'proxy', 'images', 'journal', 'control'],
+  config: ['oci', 'cli-error', 'params', 'store', 'registry', 'auth', 'proxy', 'server', 'journal', 'control'],
   commands: ['oci', 'clock', 'cli-error', 'config', 'params', 'store', 'images', 'inspect', 'auth', 'faults', 'scenarios', 'proxy', 'server', 'ui'],
   cli: ['cli-error', 'config', 'commands', 'ui'],
+  index: ['config', 'server'],
 };
 
 const SRC = path.resolve(import.meta.dirname, '../../src');

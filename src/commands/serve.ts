@@ -31,6 +31,11 @@ export function serveCommand(io: Io): Command {
     .option('--catalog-repos <n>', 'answer /v2/_catalog with n synthetic repositories (env V2_CATALOG_NUM_REPOS)')
     .option('--upload-timeout <duration>', 'remove upload sessions untouched this long (default 1h)')
     .option('--warning <probability:message>', 'add Warning: 299 - "message" to that share of responses (repeatable)', collect)
+    // The request journal and the control plane (/_broken/...).
+    .option('--journal-size <n>', 'requests the journal keeps, 0 turns it off (default 100000)')
+    .option('--rules <file>', 'run-time rules to load at start, JSON or YAML (as POST /_broken/rules takes them)')
+    .option('--admin-token <token>', 'open /_broken/ to clients beyond --admin-allow with Authorization: Bearer <token>')
+    .option('--admin-allow <addresses>', 'client IPs /_broken/ answers without a token, or "loopback" (default; repeatable)', collect)
     .addHelpText('after', () => `\n${scenarioHelp(defaultScenarios())}\n${EXAMPLES}`);
   return addAuthOptions(addProxyOptions(command)).action(async (flags: ServeFlags) => {
     await serve(flags, io);

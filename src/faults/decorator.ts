@@ -48,13 +48,34 @@ class FaultDecorator implements Decorator {
     return rules;
   }
 
+  /** For run-time rules (POST /_broken/rules): the parser's message, or undefined when the rules are good. */
+  validate(text: string): string | undefined {
+    try {
+      parseRules(text);
+      return undefined;
+    } catch (error) {
+      if (error instanceof RulesError) return error.message;
+      throw error;
+    }
+  }
+
+  /** POST /_broken/reset: every rule set counts from its first matching request again. */
+  reset(): void {
+    this.counters.clear();
+  }
+
   async handle(ctx: RequestContext, text: string, next: Next): Promise<void> {
     const rules = this.rules(text, ctx.deps.config.limits.maxTimeoutMs);
     const method = ctx.req.method ?? 'GET';
     const selection = selects(rules, ctx.route, method);
     if (selection === 'no') return next(ctx);
     const key = requestKey(ctx.route, method);
-    const due = () => scheduled(rules, this.counters.take(text, key), key, ctx.deps.random);
+    const due = () => {
+      const index = this.counters.take(text, key);
+      const failing = scheduled(rules, index, key, ctx.deps.random);
+      ctx.note?.(`fault ${text}: matching request ${index + 1}${failing ? ', failed' : ', passed'}`);
+      return failing;
+    };
     if (selection === 'by-digest') {
       // A manifest asked for by tag: selected by the digest of the inner answer.
       const prefix = rules.digest as string;

@@ -67,6 +67,11 @@ export class Counters {
     this.counts.set(id, seen + 1);
     return seen;
   }
+
+  /** Forgets every count: each rule set starts again from its first matching request. */
+  clear(): void {
+    this.counts.clear();
+  }
 }
 
 /**

@@ -33,6 +33,11 @@ export interface RequestContext {
   body: RequestBody;
   /** Sends the answer. Every successful response goes through here. */
   respond(plan: ResponsePlan): Promise<void>;
+  /**
+   * Tells the request's journal entry and log line what a decorator or run-time rule applied
+   * (e.g. "fault: status-503 times 2 of 2"). Optional, so a context made by hand need not have it.
+   */
+  note?(fact: string): void;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;

@@ -48,4 +48,11 @@ export interface Decorator {
   /** Stops what it started (a listener of its own). */
   close?(): Promise<void>;
   handle(ctx: RequestContext, rules: string, next: (inner: RequestContext) => Promise<void>): Promise<void>;
+  /**
+   * What is wrong with a rules string, or undefined when it is good: run-time rules
+   * (POST /_broken/rules) are refused with this message before they are stored.
+   */
+  validate?(rules: string): string | undefined;
+  /** Forgets what the decorator counted (times-N), for POST /_broken/reset. */
+  reset?(): void;
 }

@@ -14,11 +14,13 @@ import { pathOf, queryOf } from '../http/request.js';
 import { ChunkPool, writePlan, type ResponsePlan } from '../http/response.js';
 import { toRegistryError } from '../http/errors.js';
 import { messageClasses } from './messages.js';
-import { watchRequest, type RequestLog, type RequestNotes } from './log.js';
+import { countReceived, watchRequest, type RequestLog, type RequestNotes } from './log.js';
 import { warningHeaders } from './warnings.js';
 import type { Endpoint } from '../http/endpoint.js';
 import { readBody } from '../http/request.js';
 import type { Guard } from '../auth/guard.js';
+import { isControlPath, type ControlPlane } from '../control/plane.js';
+import type { RuleSet } from '../control/rules.js';
 
 export interface AppOptions {
   deps: ServerDeps;
@@ -28,6 +30,10 @@ export interface AppOptions {
   guard?: Guard;
   /** Paths outside /v2/ answered before the registry routes (the token realms). */
   endpoints?: readonly Endpoint[];
+  /** The control plane (/_broken/...), answered before the /v2/ route parser. */
+  control?: ControlPlane;
+  /** Run-time rules: every routed request passes through them on its way to the dispatch below. */
+  rules?: RuleSet;
 }
 
 const BASE_ANSWER: ResponsePlan = { status: 200, headers: { 'Content-Type': 'application/json', 'Content-Length': 2 }, body: { kind: 'bytes', bytes: Buffer.from('{}') } };
@@ -38,7 +44,7 @@ export interface App {
   serverOptions: Pick<ServerOptions, 'IncomingMessage' | 'ServerResponse'>;
 }
 
-export function createApp({ deps, scenarios, log, guard, endpoints = [] }: AppOptions): App {
+export function createApp({ deps, scenarios, log, guard, endpoints = [], control, rules }: AppOptions): App {
   const app = express();
   const pool = new ChunkPool();
   app.disable('x-powered-by');
@@ -49,12 +55,21 @@ export function createApp({ deps, scenarios, log, guard, endpoints = [] }: AppOp
     const notes = watchRequest(log, req, res);
     res.locals.notes = notes;
     res.setHeader('Docker-Distribution-API-Version', API_VERSION_HEADER['Docker-Distribution-API-Version']);
+    if (control && isControlPath(req.url ?? '/')) {
+      notes.scenario = 'control';
+      return control.handle(req, res);
+    }
     await dispatch(req, res, notes);
   });
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     writeError(error, req, res, res.locals.notes as RequestNotes | undefined);
   });
-  return { handler: app, serverOptions: messageClasses(app) };
+  // The body count starts when the request is announced, before its first chunk arrives.
+  const handler: RequestListener = (req, res) => {
+    countReceived(req);
+    app(req, res);
+  };
+  return { handler, serverOptions: messageClasses(app) };
 
   /** Answers the request, or throws (or rejects) with what writeError turns into the response. */
   function dispatch(req: IncomingMessage, res: ServerResponse, notes: RequestNotes): Promise<void> {
@@ -71,20 +86,23 @@ export function createApp({ deps, scenarios, log, guard, endpoints = [] }: AppOp
         headers: { Allow: match.allowed.join(', ') },
       });
     }
-    const ctx = new Context(req, res, match.route, deps, pool);
+    notes.route = match.route;
+    const ctx = new Context(req, res, match.route, deps, pool, notes);
+    const seen = (scenario: { name: string }) => {
+      notes.scenario = notes.scenario ? `${notes.scenario}>${scenario.name}` : scenario.name;
+    };
+    // The normal dispatch; a run-time rule that matches calls it as its decorator's next.
+    const answer = (inner: RequestContext): Promise<void> => {
+      if (inner.route.operation === 'base') return inner.respond(BASE_ANSWER);
+      if (inner.route.operation === 'catalog') return answerCatalog(inner, deps.config.catalog);
+      return serveRepository(scenarios, inner, seen);
+    };
+    const route = () => (rules ? rules.serve(ctx, answer, seen) : answer(ctx));
     if (guard) {
       const checked = guard(ctx);
-      if (checked) return checked.then(() => route(ctx, notes));
+      if (checked) return checked.then(route);
     }
-    return route(ctx, notes);
-  }
-
-  function route(ctx: Context, notes: RequestNotes): Promise<void> {
-    if (ctx.route.operation === 'base') return ctx.respond(BASE_ANSWER);
-    if (ctx.route.operation === 'catalog') return answerCatalog(ctx, deps.config.catalog);
-    return serveRepository(scenarios, ctx, (scenario) => {
-      notes.scenario = notes.scenario ? `${notes.scenario}>${scenario.name}` : scenario.name;
-    });
+    return route();
   }
 
   async function answerEndpoint(endpoint: Endpoint, req: IncomingMessage, res: ServerResponse, notes: RequestNotes): Promise<void> {
@@ -122,8 +140,13 @@ class Context implements RequestContext {
     readonly route: Route,
     readonly deps: ServerDeps,
     private readonly pool: ChunkPool,
+    private readonly notes: RequestNotes,
   ) {
     this.body = req;
+  }
+
+  note(fact: string): void {
+    (this.notes.applied ??= []).push(fact);
   }
 
   respond(plan: ResponsePlan): Promise<void> {

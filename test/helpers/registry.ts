@@ -11,6 +11,7 @@ import { resolveServeConfig, type ServeConfig } from '../../src/config.js';
 import { resolveProxyOptions } from '../../src/proxy/index.js';
 import type { Clock } from '../../src/clock.js';
 import type { ServerDeps } from '../../src/http/context.js';
+import type { Decorator } from '../../src/scenarios/scenario.js';
 
 export interface TestRegistry {
   url: string;
@@ -44,6 +45,7 @@ export interface StartOptions {
   random?: () => number;
   /** Serve HTTPS with this certificate (the URL then starts with https://). */
   tls?: { cert: Buffer; key: Buffer };
+  decorators?: readonly Decorator[];
 }
 
 export async function startRegistry(t: TestContext, options: StartOptions = {}): Promise<TestRegistry> {
@@ -52,7 +54,7 @@ export async function startRegistry(t: TestContext, options: StartOptions = {}):
   const storeDir = options.storeDir ?? (await makeTempDir(undefined));
   const config: ServeConfig = { ...resolveServeConfig({ store: storeDir, port: '0' }, {}), proxy: OFFLINE_PROXY, ...options.config };
   const logs: RequestLogEntry[] = [];
-  const registry = await buildRegistry({ config, log: (entry) => logs.push(entry), clock: options.clock, random: options.random });
+  const registry = await buildRegistry({ config, log: (entry) => logs.push(entry), clock: options.clock, random: options.random, decorators: options.decorators });
   const { deps } = registry;
   const server = await listen(registry.app, { host: '127.0.0.1', port: 0, tls: options.tls });
   let stopped = false;
