@@ -24,7 +24,9 @@ const BOUNDED = 64 << 10;
 async function writing(dir: string): Promise<boolean> {
   const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
   for (const entry of entries) {
-    if (entry.isFile() && (await fs.stat(path.join(entry.parentPath, entry.name))).size > 0) return true;
+    // A file may go between the listing and the stat (the start-up write check removes its probe).
+    const size = entry.isFile() ? ((await fs.stat(path.join(entry.parentPath, entry.name)).catch(() => undefined))?.size ?? 0) : 0;
+    if (size > 0) return true;
   }
   return false;
 }
