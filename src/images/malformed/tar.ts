@@ -7,7 +7,7 @@
 // Headers are POSIX ustar: uid/gid 0, no owner names, mtime 0. Sizes past the 11 octal digits a ustar
 // header holds (8 GiB) use the GNU base-256 form, as Go's archive/tar and GNU tar read it.
 
-import { TAR_BLOCK, base256, octal } from '../random/tar.js';
+import { TAR_BLOCK, base256, octal, withChecksum } from '../random/tar.js';
 
 export { TAR_BLOCK };
 const MAX_OCTAL_SIZE = 8 ** 11 - 1;
@@ -60,10 +60,7 @@ export function tarHeader(entry: TarEntry): Buffer {
   header.write('ustar\u000000', 257, 'latin1'); //             magic "ustar\0", version "00"
   octal(header, 329, 8, 0); //                                 devmajor
   octal(header, 337, 8, 0); //                                 devminor
-  let sum = 0;
-  for (const byte of header) sum += byte;
-  header.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 'latin1');
-  return header;
+  return withChecksum(header);
 }
 
 /**

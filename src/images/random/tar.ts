@@ -48,6 +48,11 @@ export function tarFileHeader(name: string, size: number): Buffer {
   header.write('ustar\u000000', 257, 'latin1'); // magic "ustar\0", version "00"
   octal(header, 329, 8, 0); //                  devmajor
   octal(header, 337, 8, 0); //                  devminor
+  return withChecksum(header);
+}
+
+/** Writes a ustar header's checksum (the sum of its bytes, the field counted as spaces) and returns it. */
+export function withChecksum(header: Buffer): Buffer {
   let sum = 0;
   for (const byte of header) sum += byte;
   header.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 'latin1');
