@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { makeTempDir, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { makeTempDir, startRegistry, type TestRegistry, serverErrors } from '../helpers/registry.js';
 import { createPodman, createSkopeo, missingTools, ok, requireTools, Scope, type Podman, type Skopeo } from '../helpers/clients.js';
 import { buildTestImages, readOciLayout, type TestImage, type TestImages } from '../helpers/images.js';
 
@@ -107,7 +107,7 @@ describe('podman with broken/prepared', { timeout: 150_000 }, () => {
   });
 
   test('the registry answered no 5xx', () => {
-    const failures = registry.logs.filter((entry) => entry.status >= 500);
+    const failures = serverErrors(registry.logs);
     assert.deepEqual(failures, []);
   });
 });

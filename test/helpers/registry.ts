@@ -70,3 +70,16 @@ export async function startRegistry(t: TestContext, options: StartOptions = {}):
   });
   return { url: server.url, host: `127.0.0.1:${server.port}`, port: server.port, storeDir, deps, logs, server, stop };
 }
+
+/**
+ * The 5xx answers in a registry's log, but for blob probes of names outside broken/ that the offline
+ * proxy answers BAD_GATEWAY: skopeo and podman (as root) keep one blob-info cache for the machine,
+ * keyed by host:port and repository, so a client may ask a new registry that got an earlier one's
+ * port whether it holds a blob under a name the earlier one served (the proxy test's team/multi).
+ * Those names go to the proxy, whose upstream 127.0.0.1:9 is down by design.
+ */
+export function serverErrors(logs: readonly RequestLogEntry[]): RequestLogEntry[] {
+  const staleProbe = (entry: RequestLogEntry) =>
+    entry.scenario === 'proxy' && entry.error === 'BAD_GATEWAY' && (entry.method === 'HEAD' || entry.method === 'GET') && entry.path.includes('/blobs/');
+  return logs.filter((entry) => entry.status >= 500 && !staleProbe(entry));
+}
