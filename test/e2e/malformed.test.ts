@@ -1,12 +1,13 @@
-// docker, podman and skopeo on every broken/malformed kind: each pulls it or refuses it exactly as the
-// README table says (the table is the expectation, so it cannot drift from what the clients do).
-// Kinds run in parallel within one dockerd, one podman storage and one skopeo config.
+// docker, podman, skopeo and containerd on every broken/malformed kind: each pulls it or refuses it
+// exactly as the README table says (the table is the expectation, so it cannot drift from what the
+// clients do). Kinds run in parallel within one dockerd, one podman storage, one skopeo config and
+// one containerd.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { startRegistry, makeTempDir, type TestRegistry } from '../helpers/registry.js';
-import { createPodman, createSkopeo, requireTools, Scope, startDockerd, type RunResult } from '../helpers/clients.js';
+import { createPodman, createSkopeo, requireTools, Scope, startContainerd, startDockerd, type RunResult } from '../helpers/clients.js';
 import { CLIENTS, formatOutcome, readMalformedTable, type Client, type MalformedRow } from '../helpers/malformed-readme.js';
 import { MALFORMED_KIND_NAMES } from '../../src/images/malformed/index.js';
 
@@ -87,6 +88,15 @@ describe('real clients on every broken/malformed kind', { timeout: 600_000 }, ()
       skopeo.copy(`docker://${ref(row.kind)}`, `oci:${path.join(out, row.kind)}:${row.kind}`, ['--all'], { timeoutMs: CALL_TIMEOUT_MS }),
     );
     assert.deepEqual(mismatches('skopeo', rows, results), []);
+  });
+
+  test('ctr images pull (native snapshotter) does what the README says for every kind', async (t) => {
+    if (!requireTools(t, 'ctr', 'containerd')) return;
+    const containerd = await startContainerd(t);
+    const results = await inParallel(rows, PARALLEL, (row) =>
+      containerd.ctr(['images', 'pull', '--plain-http', '--snapshotter', 'native', ref(row.kind)], { timeoutMs: CALL_TIMEOUT_MS }),
+    );
+    assert.deepEqual(mismatches('containerd', rows, results), []);
   });
 
   test('no client wrote tar-traversal files outside its root', () => {

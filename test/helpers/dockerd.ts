@@ -157,7 +157,7 @@ export async function startDockerd(owner: AfterLike, options: DockerdOptions = {
 }
 
 /** True when the promise settles within ms; the timer never outlives the wait. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   const timer = new AbortController();
   try {
     return await Promise.race([promise.then(() => true), delay(ms, false, { signal: timer.signal })]);
@@ -167,7 +167,7 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
 }
 
 /** Lazily unmounts every mount at or below dir (deepest first); synchronous, for the 'exit' hook too. */
-function unmountUnder(dir: string): void {
+export function unmountUnder(dir: string): void {
   let mountinfo = '';
   try {
     mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
@@ -183,7 +183,7 @@ function unmountUnder(dir: string): void {
 }
 
 /** A process's command line ('' when it is gone), to check a PID is still the process we mean. */
-function commandLine(pid: number): string {
+export function commandLine(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
   } catch {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const README = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../README.md');
-export const CLIENTS = ['docker', 'podman', 'skopeo'] as const;
+export const CLIENTS = ['docker', 'podman', 'skopeo', 'containerd'] as const;
 export type Client = (typeof CLIENTS)[number];
 
 /** What a client does: gets the image (`pulled`; `copied` for skopeo), or refuses it saying `fragment`. */

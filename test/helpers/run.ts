@@ -106,7 +106,7 @@ export function requireTools(t: TestContext, ...names: string[]): boolean {
 export const requireTool = (t: TestContext, name: string): boolean => requireTools(t, name);
 
 function debianPackage(tool: string): string {
-  return ({ docker: 'docker.io', dockerd: 'docker.io', ldd: 'libc-bin', openssl: 'openssl' } as Record<string, string>)[tool] ?? tool;
+  return ({ docker: 'docker.io', dockerd: 'docker.io', ctr: 'containerd', ldd: 'libc-bin', openssl: 'openssl' } as Record<string, string>)[tool] ?? tool;
 }
 
 // ---- Cleanup for describe() blocks ------------------------------------------------------------
