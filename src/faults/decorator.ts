@@ -4,6 +4,7 @@
 // the way in (delay, status before the inner handler, a slow or cut request body) and on the way out
 // (header lies, Range variants, a reshaped body). A fault changes only what is sent, never what is
 // stored: the inner handler stores what it receives, and its answer is reshaped after the fact.
+import { Readable } from 'node:stream';
 import { withContext, type RequestContext } from '../http/context.js';
 import type { ResponsePlan } from '../http/response.js';
 import type { Decorator } from '../scenarios/scenario.js';
@@ -111,11 +112,25 @@ async function delayed(ctx: RequestContext, rules: FaultRules): Promise<boolean>
 }
 
 /** status-<N>, answered before the inner handler runs: nothing of an upload's body is read or stored. */
-function answerStatus(ctx: RequestContext, rules: FaultRules, status: number): Promise<void> {
+async function answerStatus(ctx: RequestContext, rules: FaultRules, status: number): Promise<void> {
   let plan = errorPlan(rules, status, ctx.req.headers.host ?? 'localhost', ctx.route.name, ctx.deps.clock.now());
-  // As writeError does: an unread request body must not leave the connection in an unknown state.
+  // A client still sending its body (a PATCH) must read the status, not a broken pipe: the body is
+  // read and thrown away first, up to a bound; past it the connection is closed as writeError does.
+  if (!ctx.req.complete) await discardBody(ctx.body, DISCARD_LIMIT).catch(() => undefined);
   if (!ctx.req.complete) plan = { ...plan, headers: { ...plan.headers, Connection: 'close' } };
   return ctx.respond(outgoing(ctx, rules, plan));
+}
+
+/** The most of a refused request's body read (and dropped) before its status is sent. */
+const DISCARD_LIMIT = 256 * 1024 * 1024;
+
+async function discardBody(body: AsyncIterable<Uint8Array>, limit: number): Promise<void> {
+  let seen = 0;
+  const source = body instanceof Readable ? body.iterator({ destroyOnReturn: false }) : body;
+  for await (const chunk of source as AsyncIterable<Uint8Array>) {
+    seen += chunk.length;
+    if (seen > limit) return;
+  }
 }
 
 /** The context the inner handler gets: its request body and its answer with the faults applied. */
