@@ -1,11 +1,9 @@
 // broken/random's shape keys (format, platforms, comp, files, attest): pinned digests, each image
 // checked from its bytes by independent routes (helpers/random-tree.ts: node:zlib, Debian's zstd,
 // tar-stream, fresh sha256s), distinct platform images, byte-stable zstd, and the tag grammar.
+import { measuringSink } from './helpers/measuring-sink.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import {
   formatRandomTag,
   generateRandomImage,
@@ -162,35 +160,12 @@ describe('broken/random shape keys', () => {
   });
 
   it('streams a 64 MiB zstd layer in bounded chunks and bounded memory', async () => {
-    setFlagsFromString('--expose-gc');
-    const collectGarbage = runInNewContext('gc') as (options?: object) => void;
-    const gc = () => collectGarbage({ type: 'major', execution: 'sync' });
-    gc();
-    const baseline = process.memoryUsage().arrayBuffers;
-    let peak = 0;
-    let largest = 0;
-    let chunks = 0;
-    const counting: BlobSink = {
-      async writeBlob(stream) {
-        const hash = createHash('sha256');
-        let size = 0;
-        for await (const chunk of stream) {
-          hash.update(chunk);
-          size += chunk.length;
-          largest = Math.max(largest, chunk.length);
-          if (++chunks % 8 === 0) {
-            gc();
-            peak = Math.max(peak, process.memoryUsage().arrayBuffers - baseline);
-          }
-        }
-        return { digest: `sha256:${hash.digest('hex')}`, size };
-      },
-    };
+    const counting = measuringSink();
     const size = 64 * 1024 * 1024;
     const image = await generateRandomImage({ layers: 1, size, seed: 1, comp: 'zstd', format: 'oci', platforms: 2 }, counting);
     assert.equal(image.images[1]?.layers[0]?.size, layerBlobSize(size, 1, 'zstd'));
-    assert.ok(largest <= MAX_CHUNK_BYTES && MAX_CHUNK_BYTES < 1.01 * 1024 * 1024, `largest chunk ${largest}`);
-    assert.ok(peak < 32 * 1024 * 1024, `external memory grew by ${peak} bytes`);
+    assert.ok(counting.largest <= MAX_CHUNK_BYTES && MAX_CHUNK_BYTES < 1.01 * 1024 * 1024, `largest chunk ${counting.largest}`);
+    assert.ok(counting.peak < 32 * 1024 * 1024, `external memory grew by ${counting.peak} bytes`);
   });
 });
 
