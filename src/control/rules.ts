@@ -6,7 +6,7 @@
 // kubelet's docker.io/library/nginx, a tool's hard-coded image) fail the same ways. GET /v2/ and
 // _catalog carry no name: their repository is "" and their operations are base and catalog.
 import type { Handler, RequestContext } from '../http/context.js';
-import type { Operation, Route } from '../http/routes.js';
+import { OPERATIONS, type Operation, type Route } from '../http/routes.js';
 import type { Decorator } from '../scenarios/scenario.js';
 import { globPattern, MAX_GLOB_LENGTH } from '../journal/glob.js';
 import { operationMatches } from '../journal/journal.js';
@@ -14,24 +14,7 @@ import { operationMatches } from '../journal/journal.js';
 export const DEFAULT_DECORATOR = 'fault';
 export const MAX_RULES = 1_000;
 
-export const OPERATIONS: readonly Operation[] = [
-  'base',
-  'catalog',
-  'tags.list',
-  'manifest.get',
-  'manifest.head',
-  'manifest.put',
-  'manifest.delete',
-  'blob.get',
-  'blob.head',
-  'blob.delete',
-  'upload.start',
-  'upload.status',
-  'upload.patch',
-  'upload.finish',
-  'upload.cancel',
-  'referrers.list',
-];
+export { OPERATIONS };
 const FAMILIES = new Set(OPERATIONS.map((op) => op.split('.')[0] as string));
 
 /** Operations whose reference is a digest a rule's `digest` can name. */

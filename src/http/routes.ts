@@ -53,6 +53,9 @@ const PATTERNS: { pattern: RegExp; methods: MethodTable }[] = [
   { pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/, methods: { GET: 'referrers.list', HEAD: 'referrers.list' } },
 ];
 
+/** Every operation the routes answer, in table order: from the table itself, so no list drifts from it. */
+export const OPERATIONS: readonly Operation[] = [...new Set(PATTERNS.flatMap(({ methods }) => Object.values(methods) as Operation[]))];
+
 export function parseRoute(method: string, path: string): RouteMatch {
   for (const { pattern, methods } of PATTERNS) {
     const match = pattern.exec(path);
