@@ -468,6 +468,11 @@ test('pushes through a fault name store into the inner repository; nested faults
   assert.equal(sha256(nested.body), image.manifest.digest);
   const log = registry.logs.find((entry) => entry.path.includes('on-manifest_type-html'));
   assert.equal(log?.scenario, 'fault>fault>prepared');
+  // Each fault tells the request's log entry what it did, the inner one too.
+  assert.deepEqual(log?.applied, [
+    'fault on-manifest_type-html: matching request 1, failed',
+    'fault on-manifest_digestheader-none: matching request 1, failed',
+  ]);
 });
 
 test('through the proxy, a corrupted or cut blob leaves the cache intact', async (t) => {

@@ -5,7 +5,7 @@
 // (header lies, Range variants, a reshaped body). A fault changes only what is sent, never what is
 // stored: the inner handler stores what it receives, and its answer is reshaped after the fact.
 import { Readable } from 'node:stream';
-import { withContext, type RequestContext } from '../http/context.js';
+import { withContext, type ContextOverrides, type RequestContext } from '../http/context.js';
 import type { ResponsePlan } from '../http/response.js';
 import type { Decorator } from '../scenarios/scenario.js';
 import { checkLimits, FAULT_KEYS, parseRules, rulesInvalid, RulesError, type FaultRules } from './rules.js';
@@ -135,7 +135,7 @@ async function discardBody(body: AsyncIterable<Uint8Array>, limit: number): Prom
 
 /** The context the inner handler gets: its request body and its answer with the faults applied. */
 function inward(ctx: RequestContext, rules: FaultRules): RequestContext {
-  const overrides: Parameters<typeof withContext>[1] = {};
+  const overrides: ContextOverrides = {};
   if (RECEIVING.has(ctx.route.operation)) {
     const length = Number(ctx.req.headers['content-length']);
     const body = receiveFaults(ctx.body, rules, {
@@ -159,20 +159,7 @@ function inward(ctx: RequestContext, rules: FaultRules): RequestContext {
 /** A context whose request has other headers (the Range a range fault answers itself). */
 function withRequest(ctx: RequestContext, headers: RequestContext['req']['headers']): RequestContext {
   const req = Object.create(ctx.req, { headers: { value: headers, enumerable: true } }) as RequestContext['req'];
-  return {
-    req,
-    res: ctx.res,
-    route: ctx.route,
-    get query() {
-      return ctx.query;
-    },
-    deps: ctx.deps,
-    get signal() {
-      return ctx.signal;
-    },
-    body: ctx.body,
-    respond: (plan) => ctx.respond(plan),
-  };
+  return withContext(ctx, { req });
 }
 
 /** An answer on its way out: header lies, then the body reshaped (rate, stall, drip, cut, corrupt). */
