@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRegistry } from './helpers/registry.js';
 import { control, journal, waitForJournal, TIMEOUT_MS } from './helpers/journal.js';
-import { formatJson, formatText } from '../src/server/log.js';
+import { formatJson, formatText, type RequestLogEntry } from '../src/server/log.js';
+import { Journal } from '../src/journal/journal.js';
 
 const SECRET = 'c2VjcmV0LXRva2VuLXZhbHVl';
 
@@ -169,4 +170,34 @@ test('GET /_broken/journal/stream sends the backlog after since, then each new e
   while (events.length < 2) await next();
   assert.deepEqual([events[1]?.id, events[1]?.data.status, events[1]?.data.path], [4, 500, '/v2/broken/error/manifests/500']);
   await reader.cancel();
+});
+
+test('the ring holds each string once and forgets it when no entry uses it any more', () => {
+  const ring = new Journal(10);
+  const entry = (i: number): RequestLogEntry => ({
+    time: new Date(Date.UTC(2026, 11, 1, 0, 0, 0, i)).toISOString(),
+    method: 'GET',
+    path: `/v2/library/app/blobs/sha256:${String(i).padStart(64, '0')}`,
+    operation: 'blob.get',
+    repository: 'library/app',
+    reference: `sha256:${String(i).padStart(64, '0')}`,
+    status: 200,
+    complete: true,
+    bytes: i,
+    received: 0,
+    ms: 1,
+    scenario: 'prepared',
+    client: '127.0.0.1',
+    ...(i % 3 === 0 ? { range: `bytes=${i}-` } : {}),
+  });
+  for (let i = 0; i < 1000; i++) ring.record(entry(i));
+  // Ten entries: their ten paths and ten digests, plus the five strings they share.
+  assert.equal(ring.distinctStrings, 25);
+  const kept = ring.entries();
+  assert.deepEqual(kept.map((e) => e.bytes), [990, 991, 992, 993, 994, 995, 996, 997, 998, 999]);
+  assert.deepEqual(kept[0], { ...entry(990), seq: 991 });
+  assert.equal(kept[1]?.range, undefined);
+  ring.clear();
+  assert.equal(ring.distinctStrings, 0);
+  assert.deepEqual(ring.entries(), []);
 });

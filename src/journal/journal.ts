@@ -1,10 +1,14 @@
 // The request journal: the last N requests in a ring, each with a sequence number, for tests and tools
-// to ask what a client did (GET /_broken/journal, the library's journal()). Entries are kept compact:
-// the time as a number, and the strings that repeat from request to request (method, repository,
-// User-Agent, Accept, scenario, client address) shared through a small intern table, so 100,000 entries
-// cost tens of megabytes, not hundreds.
+// to ask what a client did (GET /_broken/journal, the library's journal()). Entries are kept as
+// columns: numbers in typed arrays, and every string as the id of an entry in a reference-counted
+// string table (strings.ts), so a request leaves no object of its own behind. Strings repeat from
+// request to request (method, path, repository, User-Agent...), so the table holds each once, and it
+// forgets a string as soon as no entry in the ring uses it. The collector then has almost nothing to
+// trace however full the ring is; facts most requests lack (Range, auth, applied rules) are kept in
+// a small map by slot.
 import type { RequestLogEntry } from '../server/log.js';
 import { globPattern } from './glob.js';
+import { StringTable, NONE } from './strings.js';
 
 export const DEFAULT_JOURNAL_SIZE = 100_000;
 
@@ -24,23 +28,7 @@ export interface JournalFilter {
   limit?: number;
 }
 
-/**
- * The strings of one entry; its numbers live in the ring's typed arrays, at the same slot, where the
- * garbage collector never has to look at them. Facts most requests lack share one optional object.
- */
-interface Stored {
-  method: string;
-  path: string;
-  operation: string | undefined;
-  repository: string | undefined;
-  reference: string | undefined;
-  scenario: string;
-  client: string;
-  userAgent: string | undefined;
-  accept: string | undefined;
-  rare: Rare | undefined;
-}
-
+/** Facts most requests lack, kept per slot only for the entries that have them. */
 interface Rare {
   range?: string;
   auth?: string;
@@ -48,12 +36,15 @@ interface Rare {
   error?: string;
 }
 
+/** The string fields of an entry, each stored as a column of string-table ids. */
+const TEXT_FIELDS = ['method', 'path', 'operation', 'repository', 'reference', 'scenario', 'client', 'userAgent', 'accept'] as const;
+type TextField = (typeof TEXT_FIELDS)[number];
+
 export type JournalListener = (entry: JournalEntry) => void;
 
 const NO_SENT = 0xffff;
 
 export class Journal {
-  private readonly ring: Stored[] = [];
   private readonly at: Float64Array;
   private readonly bytes: Float64Array;
   private readonly received: Float64Array;
@@ -61,11 +52,15 @@ export class Journal {
   private readonly status: Uint16Array;
   /** The status sent before an incomplete response ended; NO_SENT for a complete one. */
   private readonly sent: Uint16Array;
+  private readonly text: Record<TextField, Uint32Array>;
+  private readonly rare = new Map<number, Rare>();
+  private readonly strings = new StringTable();
+  /** Entries held: the slots 0..count-1 are in use. */
+  private held = 0;
   /** Where the next entry goes once the ring is full. */
   private head = 0;
   private nextSeq = 1;
   private readonly listeners = new Set<JournalListener>();
-  private readonly strings = new Interner(4_096);
 
   constructor(readonly size: number = DEFAULT_JOURNAL_SIZE) {
     const slots = Math.max(0, size);
@@ -75,6 +70,7 @@ export class Journal {
     this.ms = new Float32Array(slots);
     this.status = new Uint16Array(slots);
     this.sent = new Uint16Array(slots);
+    this.text = Object.fromEntries(TEXT_FIELDS.map((field) => [field, new Uint32Array(slots)])) as Record<TextField, Uint32Array>;
   }
 
   get enabled(): boolean {
@@ -91,35 +87,24 @@ export class Journal {
     if (this.size <= 0) return;
     const seq = this.nextSeq++;
     entry.seq = seq;
-    const s = this.strings;
-    let rare: Rare | undefined;
-    if (entry.range !== undefined || entry.auth !== undefined || entry.applied !== undefined || entry.error !== undefined) {
-      rare = {};
-      if (entry.range !== undefined) rare.range = entry.range;
-      if (entry.auth !== undefined) rare.auth = s.get(entry.auth);
-      if (entry.applied !== undefined) rare.applied = entry.applied;
-      if (entry.error !== undefined) rare.error = s.get(entry.error);
-    }
-    const stored: Stored = {
-      method: s.get(entry.method),
-      path: entry.path,
-      operation: entry.operation,
-      repository: s.maybe(entry.repository),
-      reference: entry.reference,
-      scenario: s.get(entry.scenario),
-      client: s.get(entry.client),
-      userAgent: s.maybe(entry.userAgent),
-      accept: s.maybe(entry.accept),
-      rare,
-    };
     let slot: number;
-    if (this.ring.length < this.size) {
-      slot = this.ring.length;
-      this.ring.push(stored);
+    if (this.held < this.size) {
+      slot = this.held++;
     } else {
       slot = this.head;
-      this.ring[slot] = stored;
       this.head = (this.head + 1) % this.size;
+      this.release(slot);
+    }
+    const strings = this.strings;
+    const text = this.text;
+    for (const field of TEXT_FIELDS) (text[field] as Uint32Array)[slot] = strings.take(entry[field]);
+    if (entry.range !== undefined || entry.auth !== undefined || entry.applied !== undefined || entry.error !== undefined) {
+      const rare: Rare = {};
+      if (entry.range !== undefined) rare.range = entry.range;
+      if (entry.auth !== undefined) rare.auth = entry.auth;
+      if (entry.applied !== undefined) rare.applied = [...entry.applied];
+      if (entry.error !== undefined) rare.error = entry.error;
+      this.rare.set(slot, rare);
     }
     this.at[slot] = Date.parse(entry.time);
     this.bytes[slot] = entry.bytes;
@@ -138,25 +123,36 @@ export class Journal {
     const matches = compileFilter(filter);
     const limit = filter.limit ?? Infinity;
     const out: JournalEntry[] = [];
-    const count = this.ring.length;
+    const count = this.held;
     const oldest = this.nextSeq - count;
     const since = filter.since ?? 0;
+    const { repository, operation } = this.text;
     for (let i = Math.max(0, since + 1 - oldest); i < count && out.length < limit; i++) {
       const slot = (this.head + i) % count;
-      const stored = this.ring[slot] as Stored;
-      if (matches({ repository: stored.repository, operation: stored.operation, status: this.status[slot] as number })) out.push(this.expand(slot, oldest + i));
+      const candidate = {
+        repository: this.strings.value(repository[slot] as number),
+        operation: this.strings.value(operation[slot] as number),
+        status: this.status[slot] as number,
+      };
+      if (matches(candidate)) out.push(this.expand(slot, oldest + i));
     }
     return out;
   }
 
   /** How many entries the ring holds now. */
   get count(): number {
-    return this.ring.length;
+    return this.held;
+  }
+
+  /** How many distinct strings the entries hold now (each kept once, however many entries use it). */
+  get distinctStrings(): number {
+    return this.strings.size;
   }
 
   /** Forgets every entry; sequence numbers go on from where they were, so a poller never sees one twice. */
   clear(): void {
-    this.ring.length = 0;
+    for (let slot = 0; slot < this.held; slot++) this.release(slot);
+    this.held = 0;
     this.head = 0;
   }
 
@@ -166,29 +162,44 @@ export class Journal {
     return () => this.listeners.delete(listener);
   }
 
+  /** Lets go of the strings and facts of the entry in slot. */
+  private release(slot: number): void {
+    for (const field of TEXT_FIELDS) {
+      const column = this.text[field];
+      this.strings.drop(column[slot] as number);
+      column[slot] = NONE;
+    }
+    this.rare.delete(slot);
+  }
+
   private expand(slot: number, seq: number): JournalEntry {
-    const stored = this.ring[slot] as Stored;
+    const text = (field: TextField) => this.strings.value(this.text[field][slot] as number);
     const sent = this.sent[slot] as number;
     const entry: JournalEntry = {
       seq,
       time: new Date(this.at[slot] as number).toISOString(),
-      method: stored.method,
-      path: stored.path,
+      method: text('method') ?? '',
+      path: text('path') ?? '',
       status: this.status[slot] as number,
       complete: sent === NO_SENT,
       bytes: this.bytes[slot] as number,
       received: this.received[slot] as number,
       ms: Math.round((this.ms[slot] as number) * 10) / 10,
-      scenario: stored.scenario,
-      client: stored.client,
+      scenario: text('scenario') ?? '',
+      client: text('client') ?? '',
     };
-    if (stored.operation !== undefined) entry.operation = stored.operation;
-    if (stored.repository !== undefined) entry.repository = stored.repository;
-    if (stored.reference !== undefined) entry.reference = stored.reference;
+    const operation = text('operation');
+    if (operation !== undefined) entry.operation = operation;
+    const repository = text('repository');
+    if (repository !== undefined) entry.repository = repository;
+    const reference = text('reference');
+    if (reference !== undefined) entry.reference = reference;
     if (sent !== NO_SENT) entry.sent = sent;
-    if (stored.userAgent !== undefined) entry.userAgent = stored.userAgent;
-    if (stored.accept !== undefined) entry.accept = stored.accept;
-    const rare = stored.rare;
+    const userAgent = text('userAgent');
+    if (userAgent !== undefined) entry.userAgent = userAgent;
+    const accept = text('accept');
+    if (accept !== undefined) entry.accept = accept;
+    const rare = this.rare.get(slot);
     if (rare?.range !== undefined) entry.range = rare.range;
     if (rare?.auth !== undefined) entry.auth = rare.auth;
     if (rare?.applied !== undefined) entry.applied = [...rare.applied];
@@ -220,22 +231,4 @@ export function operationMatches(wanted: string, operation: string | undefined):
 function statusMatches(wanted: string, status: number): boolean {
   if (/^[1-5]xx$/i.test(wanted)) return Math.floor(status / 100) === Number(wanted[0]);
   return Number(wanted) === status;
-}
-
-/** Shares equal strings; forgets them all when full, so a flood of distinct values stays bounded. */
-class Interner {
-  private readonly table = new Map<string, string>();
-  constructor(private readonly max: number) {}
-
-  get(value: string): string {
-    const known = this.table.get(value);
-    if (known !== undefined) return known;
-    if (this.table.size >= this.max) this.table.clear();
-    this.table.set(value, value);
-    return value;
-  }
-
-  maybe(value: string | undefined): string | undefined {
-    return value === undefined ? undefined : this.get(value);
-  }
 }
