@@ -6,7 +6,7 @@ import { DigestMismatch } from '../../store/errors.js';
 import type { Digest } from '../../oci/digest.js';
 import { ImportError, shortDigest, type TarFile } from './types.js';
 
-export class BlobSink {
+export class ImportedBlobs {
   private readonly added = new Map<string, Digest>();
 
   constructor(
