@@ -1,14 +1,7 @@
 // What the registry reads from a manifest it stores: its subject and the descriptor the referrers API
 // lists. Manifests are stored whatever their content, so anything unreadable simply has no subject.
 import { isObject, parseDigest, type Digest } from '../oci/digest.js';
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  artifactType?: string;
-  annotations?: Record<string, string>;
-}
+import type { Descriptor } from '../oci/descriptor.js';
 
 export interface ManifestFacts {
   subject?: Digest;

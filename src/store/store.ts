@@ -5,7 +5,8 @@ import fs from 'node:fs/promises';
 import { digestBytes, parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
 import { StoreLayout } from './layout.js';
 import { isMissing, readTextIfExists, removeStaleTemps, writeFileAtomic } from './atomic.js';
-import { describeManifest, type Descriptor, type ManifestFacts } from './manifest-facts.js';
+import { describeManifest, type ManifestFacts } from './manifest-facts.js';
+import type { Descriptor } from '../oci/descriptor.js';
 import { FileMemo, statIfExists } from './file-memo.js';
 import { FileHasher } from './file-hasher.js';
 import { openBlobWriter, type BlobWriter, type BlobWriterOptions } from './blob-writer.js';
@@ -14,7 +15,6 @@ import { listRevisions, listStoredBlobs, readMeta, readRevision, type Revision, 
 
 export type { BlobWriter, BlobWriterOptions, CommittedBlob } from './blob-writer.js';
 export type { Revision, StoredBlob } from './listing.js';
-export type { Descriptor } from './manifest-facts.js';
 
 export interface BlobInfo {
   digest: Digest;

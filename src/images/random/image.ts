@@ -3,6 +3,7 @@
 // params everywhere and forever. The caller's sink stores the blobs; the manifests come back as bytes
 // for the caller to store: the children by digest first, then the top one under its tag.
 import { createHash } from 'node:crypto';
+import type { Descriptor } from '../../oci/descriptor.js';
 import { MediaType } from '../../oci/media-types.js';
 import { generateAttestation } from './attestation.js';
 import { RandomLayerStream } from './layer.js';
@@ -26,13 +27,6 @@ export interface BlobHint {
 export interface WrittenBlob {
   digest: string;
   size: number;
-}
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
 }
 
 export interface LayerDescriptor extends Descriptor {
