@@ -3,12 +3,13 @@
 import { isObject, parseDigest, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 
-export interface ManifestFacts {
+/** A manifest as the referrers API sees it: the subject it refers to, and how it is listed there. */
+export interface ReferrerFacts {
   subject?: Digest;
   descriptor: Descriptor;
 }
 
-export function describeManifest(bytes: Buffer, mediaType: string, digest: string): ManifestFacts {
+export function describeManifest(bytes: Buffer, mediaType: string, digest: string): ReferrerFacts {
   const descriptor: Descriptor = { mediaType, digest, size: bytes.length };
   let parsed: unknown;
   try {
