@@ -16,7 +16,8 @@ import { collectTree } from '../src/inspect/tree.js';
 import { parseImageRef } from '../src/inspect/ref.js';
 import { renderStore } from '../src/inspect/render.js';
 import { renderTree } from '../src/inspect/render-tree.js';
-import { formatSize, shortDigest } from '../src/inspect/table.js';
+import { formatSize } from '../src/inspect/table.js';
+import { shortDigest } from '../src/oci/digest.js';
 import type { ImageTree, ManifestSummary, StoreReport } from '../src/inspect/model.js';
 
 const ANSI = /\x1b\[[0-9;]*m/;

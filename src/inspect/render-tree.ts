@@ -4,7 +4,8 @@ import type { ChalkInstance } from 'chalk';
 import type { ImageTree, TreeNode } from './model.js';
 import { platformText } from './manifest.js';
 import type { RenderOptions } from './render.js';
-import { cell, formatSize, formatTable, plural, shortDigest, type Cell } from './table.js';
+import { shortDigest } from '../oci/digest.js';
+import { cell, formatSize, formatTable, plural, type Cell } from './table.js';
 
 export const MISSING = 'MISSING';
 

@@ -2,7 +2,8 @@
 // orphan blobs, the problems and a total. Pure: the colour comes in, lines go out.
 import type { ChalkInstance } from 'chalk';
 import type { ManifestSummary, RepositorySummary, StoreReport } from './model.js';
-import { cell, formatSize, formatTable, plural, shortDigest, type Cell } from './table.js';
+import { shortDigest } from '../oci/digest.js';
+import { cell, formatSize, formatTable, plural, type Cell } from './table.js';
 
 export interface RenderOptions {
   /** Chalk at level 0 for plain text. */

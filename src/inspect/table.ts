@@ -47,12 +47,6 @@ export function formatSize(bytes: number | null): string {
   return `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
-/** `sha256:` and the first 12 hex digits, as docker prints image ids. */
-export function shortDigest(digest: string): string {
-  const colon = digest.indexOf(':');
-  return colon < 0 ? digest.slice(0, 19) : digest.slice(0, colon + 13);
-}
-
 export function plural(count: number, one: string, many = `${one}s`): string {
   return `${count} ${count === 1 ? one : many}`;
 }
