@@ -34,8 +34,8 @@ export function formatTable(rows: Cell[][], align: Align[] = []): string[] {
 
 const UNITS = ['KiB', 'MiB', 'GiB', 'TiB'];
 
-/** Bytes for people: `512 B`, `1.5 KiB`, `12.0 MiB`; `-` when unknown. */
-export function formatSize(bytes: number | null): string {
+/** Bytes for people: `512 B`, `1.5 KiB`, `12.0 MiB`; `-` when unknown. (params/size.ts formatSize writes the tag grammar, `1536k`.) */
+export function humanSize(bytes: number | null): string {
   if (bytes === null) return '-';
   if (bytes < 1024) return `${bytes} B`;
   let value = bytes / 1024;
