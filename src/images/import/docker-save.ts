@@ -11,8 +11,8 @@
 import type { Store } from '../../store/store.js';
 import { MediaType } from '../../oci/media-types.js';
 import { isValidTag } from '../../oci/reference.js';
-import { digestBytes, elidedDigest, type Digest } from '../../oci/digest.js';
-import { isObject, normalizeReference, parseJson, readStoredBlob, tagOfReference } from './json.js';
+import { digestBytes, elidedDigest, isObject, type Digest } from '../../oci/digest.js';
+import { normalizeReference, parseJson, readStoredBlob, tagOfReference } from './json.js';
 import { resolvePath } from './tar-reader.js';
 import {
   ImportError,

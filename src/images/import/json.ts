@@ -22,8 +22,6 @@ export function parseJson(bytes: Buffer, what: string): unknown {
   }
 }
 
-export { isObject };
-
 /** A descriptor's required fields, checked. */
 export function readDescriptor(value: unknown, what: string): RawDescriptor {
   if (!isObject(value) || typeof value.digest !== 'string' || typeof value.size !== 'number') {

@@ -10,11 +10,11 @@
 //     multi-platform index the layout describes (same bytes, same digest as index.json).
 //   - several, no --tag: each manifest that has a ref.name gets that tag.
 import type { Store } from '../../store/store.js';
-import { digestBytes, elidedDigest, parseDigest, type Digest } from '../../oci/digest.js';
+import { digestBytes, elidedDigest, isObject, parseDigest, type Digest } from '../../oci/digest.js';
 import { isValidTag } from '../../oci/reference.js';
 import { INDEX_TYPES, MediaType } from '../../oci/media-types.js';
 import { declaredMediaType } from '../../store/manifest-facts.js';
-import { isObject, normalizeReference, parseJson, readDescriptor, readStoredBlob, tagOfReference, type RawDescriptor } from './json.js';
+import { normalizeReference, parseJson, readDescriptor, readStoredBlob, tagOfReference, type RawDescriptor } from './json.js';
 import {
   ImportError,
   MAX_METADATA_BYTES,
