@@ -17,3 +17,15 @@ export class UsageError extends CliError {
     super(message, 2);
   }
 }
+
+/**
+ * A flag's (or environment variable's) value read with a value parser (params/values.ts); a wrong value
+ * is a UsageError naming where it came from: `--max-timeout: 5 is missing a unit...`.
+ */
+export function parseFlag<T>(source: string, text: string, parse: (text: string) => T): T {
+  try {
+    return parse(text);
+  } catch (error) {
+    throw new UsageError(`${source}: ${(error as Error).message}`);
+  }
+}

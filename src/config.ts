@@ -2,9 +2,8 @@
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { UsageError } from './cli-error.js';
-import { parseDuration } from './params/duration.js';
-import { parseSize } from './params/size.js';
+import { parseFlag, UsageError } from './cli-error.js';
+import { byteSize, duration, port, wholeNumber } from './params/values.js';
 import { parseWarningRule, type WarningRule } from './server/warnings.js';
 import { MAX_SYNTHETIC_REPOS, syntheticRepositories, type CatalogOptions } from './registry/catalog.js';
 import { DEFAULT_UPLOAD_TIMEOUT_MS } from './store/uploads.js';
@@ -64,11 +63,6 @@ export function defaultStore(env: NodeJS.ProcessEnv): string {
   return env.BLOB_DIR || path.join(os.homedir(), 'broken-reg');
 }
 
-export function parsePort(text: string, source: string): number {
-  if (!/^\d+$/.test(text) || Number(text) > 65535) throw new UsageError(`${source}: "${text}" is not a port number (0-65535)`);
-  return Number(text);
-}
-
 export interface ServeFlags extends ProxyFlags, AuthFlags {
   host?: string;
   port?: string;
@@ -100,26 +94,26 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
   const catalogDelay = flags.catalogDelay ?? (env.V2_CATALOG_DELAY || undefined);
   return {
     host: flags.host ?? (env.BIND_HOST || DEFAULT_HOST),
-    port: portText === undefined || portText === '' ? DEFAULT_PORT : parsePort(portText, flags.port ? '--port' : 'BIND_PORT'),
+    port: portText === undefined || portText === '' ? DEFAULT_PORT : parseFlag(flags.port ? '--port' : 'BIND_PORT', portText, port),
     store: path.resolve(flags.store ?? defaultStore(env)),
     tlsCert,
     tlsKey,
     logFormat,
     limits: resolveLimits(flags),
     catalog: {
-      delayMs: catalogDelay ? duration(catalogDelay, flags.catalogDelay ? '--catalog-delay' : 'V2_CATALOG_DELAY') : 0,
+      delayMs: catalogDelay ? parseFlag(flags.catalogDelay ? '--catalog-delay' : 'V2_CATALOG_DELAY', catalogDelay, duration()) : 0,
       synthetic:
         catalogRepos === undefined
           ? undefined
           : syntheticRepositories(
-              wholeNumber(catalogRepos, flags.catalogRepos ? '--catalog-repos' : 'V2_CATALOG_NUM_REPOS', 0, MAX_SYNTHETIC_REPOS),
+              parseFlag(flags.catalogRepos ? '--catalog-repos' : 'V2_CATALOG_NUM_REPOS', catalogRepos, wholeNumber({ max: MAX_SYNTHETIC_REPOS })),
             ),
     },
     warnings: (flags.warning ?? []).map(parseWarningRule),
     proxy: resolveProxyOptions(flags),
     auth: resolveAuthOptions(flags),
-    uploadTimeoutMs: flags.uploadTimeout ? positiveDuration(flags.uploadTimeout, '--upload-timeout') : DEFAULT_UPLOAD_TIMEOUT_MS,
-    journalSize: flags.journalSize === undefined ? DEFAULT_JOURNAL_SIZE : wholeNumber(flags.journalSize, '--journal-size', 0, 1_000_000),
+    uploadTimeoutMs: flags.uploadTimeout ? parseFlag('--upload-timeout', flags.uploadTimeout, duration({ positive: true })) : DEFAULT_UPLOAD_TIMEOUT_MS,
+    journalSize: flags.journalSize === undefined ? DEFAULT_JOURNAL_SIZE : parseFlag('--journal-size', flags.journalSize, wholeNumber({ max: 1_000_000 })),
     adminToken: adminToken(flags.adminToken),
     adminAllow: adminAllow(flags.adminAllow),
     rulesFile: flags.rules === undefined ? undefined : path.resolve(flags.rules),
@@ -129,9 +123,9 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
 /** The limits from --max-timeout, --max-layers and --max-random-size (serve's, and seed's). */
 export function resolveLimits(flags: Pick<ServeFlags, 'maxTimeout' | 'maxLayers' | 'maxRandomSize'>): Limits {
   return {
-    maxTimeoutMs: flags.maxTimeout ? duration(flags.maxTimeout, '--max-timeout') : DEFAULT_LIMITS.maxTimeoutMs,
-    maxLayers: flags.maxLayers ? wholeNumber(flags.maxLayers, '--max-layers', 1, MAX_LAYERS_LIMIT) : DEFAULT_LIMITS.maxLayers,
-    maxRandomSize: flags.maxRandomSize ? size(flags.maxRandomSize, '--max-random-size') : DEFAULT_LIMITS.maxRandomSize,
+    maxTimeoutMs: flags.maxTimeout ? parseFlag('--max-timeout', flags.maxTimeout, duration()) : DEFAULT_LIMITS.maxTimeoutMs,
+    maxLayers: flags.maxLayers ? parseFlag('--max-layers', flags.maxLayers, wholeNumber({ min: 1, max: MAX_LAYERS_LIMIT })) : DEFAULT_LIMITS.maxLayers,
+    maxRandomSize: flags.maxRandomSize ? parseFlag('--max-random-size', flags.maxRandomSize, byteSize()) : DEFAULT_LIMITS.maxRandomSize,
   };
 }
 
@@ -149,36 +143,4 @@ function adminAllow(values: string[] | undefined): string[] {
     if (value !== LOOPBACK && net.isIP(value) === 0) throw new UsageError(`--admin-allow: "${value}" is not an IP address or "${LOOPBACK}"`);
   }
   return list;
-}
-
-function duration(text: string, source: string): number {
-  let ms: number;
-  try {
-    ms = parseDuration(text);
-  } catch (error) {
-    throw new UsageError(`${source}: ${(error as Error).message}`);
-  }
-  if (ms < 0) throw new UsageError(`${source}: "${text}" is negative`);
-  return ms;
-}
-
-function positiveDuration(text: string, source: string): number {
-  const ms = duration(text, source);
-  if (ms <= 0) throw new UsageError(`${source}: "${text}" must be longer than zero`);
-  return ms;
-}
-
-function size(text: string, source: string): number {
-  try {
-    return parseSize(text);
-  } catch (error) {
-    throw new UsageError(`${source}: ${(error as Error).message}`);
-  }
-}
-
-function wholeNumber(text: string, source: string, min: number, max: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new UsageError(`${source}: "${text}" is not a whole number from ${min} to ${max}`);
-  }
-  return Number(text);
 }

@@ -16,7 +16,8 @@ import { collectTree } from '../src/inspect/tree.js';
 import { parseImageRef } from '../src/inspect/ref.js';
 import { renderStore } from '../src/inspect/render.js';
 import { renderTree } from '../src/inspect/render-tree.js';
-import { formatSize, shortDigest } from '../src/inspect/table.js';
+import { humanSize } from '../src/inspect/table.js';
+import { shortDigest } from '../src/oci/digest.js';
 import type { ImageTree, ManifestSummary, StoreReport } from '../src/inspect/model.js';
 
 const ANSI = /\x1b\[[0-9;]*m/;
@@ -181,7 +182,7 @@ test('inspect reports a store built over HTTP: table, JSON, trees and exit codes
     assert.match(text, /linux\/amd64, linux\/arm64\/v8/);
     assert.ok(lines.some((line) => line.startsWith(shortDigest(s.orphan.digest))), 'the orphan blob is listed');
     const bytes = [...s.push.stored.values()].reduce((sum, n) => sum + n, 0);
-    assert.match(text, new RegExp(`${s.push.stored.size} blobs, ${formatSize(bytes)} on disk; 1 orphan blob`));
+    assert.match(text, new RegExp(`${s.push.stored.size} blobs, ${humanSize(bytes)} on disk; 1 orphan blob`));
   });
 
   await t.test('the tree of a Docker image by tag', async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describeTagSpec, parseTagParams, ParamError, type TagSpec } from '../src/params/tag-params.js';
 import { formatDuration, formatDurationNanos, parseDuration, parseDurationNanos } from '../src/params/duration.js';
 import { formatSize, parseSize } from '../src/params/size.js';
-import { byteSize, duration, wholeNumber } from '../src/params/values.js';
+import { byteSize, duration, port, wholeNumber } from '../src/params/values.js';
 import { formatRandomTag, parseRandomTag } from '../src/images/random/params.js';
 
 const NS = 1n;
@@ -206,6 +206,26 @@ function paramError(tag: string, spec: TagSpec = SPEC): ParamError {
   }
   assert.fail(`${tag} parsed`);
 }
+
+describe('value parsers (params/values.ts)', () => {
+  it('durations: negative, zero when positive, and a limit named by its reason or its flag', () => {
+    assert.equal(duration()('1m30s'), 90_000);
+    assert.equal(duration()('0'), 0);
+    assert.throws(() => duration()('-1s'), /^Error: -1s is less than 0s: a duration is never negative$/);
+    assert.throws(() => duration({ positive: true })('0s'), /^Error: 0s must be longer than zero$/);
+    assert.equal(duration({ positive: true })('1ms'), 1);
+    assert.throws(() => duration({ min: 1 })('500us'), /500us is less than 1ms/);
+    assert.throws(() => duration({ max: 60_000, limitName: '1m' })('2m'), /^Error: 2m is longer than the limit of 1m0s \(1m\)$/);
+    assert.throws(() => duration({ max: 60_000, limitFlag: '--max-timeout' })('2m'), /^Error: 2m is longer than --max-timeout 1m0s$/);
+    assert.throws(() => duration()('5'), /missing unit/);
+  });
+
+  it('ports: 0 to 65535 in plain digits', () => {
+    assert.equal(port('0'), 0);
+    assert.equal(port('65535'), 65535);
+    for (const text of ['65536', 'http', '-1', '1e3', '']) assert.throws(() => port(text), /is not a port number \(0-65535\)/, text);
+  });
+});
 
 describe('parseTagParams', () => {
   it('parses key-value pairs in any order, applying declared defaults only', () => {

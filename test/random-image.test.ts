@@ -18,7 +18,8 @@ import {
   type RandomImageParams,
 } from '../src/images/random/index.js';
 import { layerByteSource, xoshiro128StarStar } from '../src/images/random/byte-source.js';
-import { crc32, crc32Table } from '../src/images/random/crc32.js';
+import { crc32 } from '../src/images/random/crc32.js';
+import { crc32Table } from './helpers/crc32-table.js';
 import { tarFileHeader } from '../src/images/random/tar.js';
 
 interface Golden {

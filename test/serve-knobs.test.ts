@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRegistry } from './helpers/registry.js';
-import { resolveServeConfig } from '../src/config.js';
+import { resolveServeConfig, type ServeFlags } from '../src/config.js';
+import { UsageError } from '../src/cli-error.js';
 import type { Clock } from '../src/clock.js';
 
 test('--warning adds Warning: 299 headers with its probability, from the injected randomness', async (t) => {
@@ -53,4 +54,16 @@ test('bad limits and knobs are refused with the flag named', () => {
   assert.throws(() => resolveServeConfig({}, { V2_CATALOG_DELAY: 'soon' }), /V2_CATALOG_DELAY/);
   assert.throws(() => resolveServeConfig({ port: '70000' }, {}), /--port/);
   assert.throws(() => resolveServeConfig({ tlsCert: 'a.pem' }, {}), /TLS/);
+});
+
+test('flag values go through the shared value parsers and their messages name the flag', () => {
+  const refused = (flags: ServeFlags, env: NodeJS.ProcessEnv, message: RegExp) =>
+    assert.throws(() => resolveServeConfig(flags, env), (error) => error instanceof UsageError && message.test(error.message));
+  refused({ maxTimeout: '-1s' }, {}, /^--max-timeout: -1s is less than 0s: a duration is never negative$/);
+  refused({ uploadTimeout: '0s' }, {}, /^--upload-timeout: 0s must be longer than zero$/);
+  refused({ port: 'http' }, {}, /^--port: "http" is not a port number \(0-65535\)$/);
+  refused({}, { BIND_PORT: '70000' }, /^BIND_PORT: "70000" is not a port number/);
+  refused({ journalSize: '-1' }, {}, /^--journal-size: "-1" is not a whole number from 0 to 1000000$/);
+  refused({ tokenTtl: '0s' }, {}, /^--token-ttl: 0s must be longer than zero$/);
+  assert.equal(resolveServeConfig({ uploadTimeout: '90s', maxTimeout: '2m', port: '0' }, {}).uploadTimeoutMs, 90_000);
 });

@@ -1,7 +1,7 @@
 // serve's auth flags, validated once into AuthOptions (the files they name are read by createAuth).
 import { Option, type Command } from 'commander';
-import { UsageError } from '../cli-error.js';
-import { parseDuration } from '../params/duration.js';
+import { parseFlag, UsageError } from '../cli-error.js';
+import { duration } from '../params/values.js';
 
 export type AuthMode = 'none' | 'basic' | 'token';
 
@@ -37,13 +37,7 @@ export function resolveAuthOptions(flags: AuthFlags): AuthOptions {
   if (mode === 'none' && flags.htpasswd) throw new UsageError('--htpasswd needs --auth basic or --auth token');
   if (mode !== 'token' && flags.tokenKey) throw new UsageError('--token-key needs --auth token');
   const ttlText = flags.tokenTtl ?? DEFAULT_TOKEN_TTL;
-  let tokenTtlMs: number;
-  try {
-    tokenTtlMs = parseDuration(ttlText);
-  } catch (error) {
-    throw new UsageError(`--token-ttl: ${(error as Error).message}`);
-  }
-  if (tokenTtlMs <= 0) throw new UsageError(`--token-ttl: "${ttlText}" must be longer than zero`);
+  const tokenTtlMs = parseFlag('--token-ttl', ttlText, duration({ positive: true }));
   return { mode, htpasswd: flags.htpasswd, anonymous, tokenKey: flags.tokenKey, tokenTtlMs };
 }
 

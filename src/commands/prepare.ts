@@ -8,7 +8,7 @@ import { defaultStore } from '../config.js';
 import { FsStore, type Store } from '../store/store.js';
 import { createUi, type Ui } from '../ui.js';
 import { PREPARED_ROOT, checkTarget, importTarball, type ImportResult } from '../images/import/index.js';
-import { formatSize } from '../inspect/table.js';
+import { humanSize } from '../inspect/table.js';
 import { CliError } from '../cli-error.js';
 import { checkStoreDir } from './store-dir.js';
 import type { Io } from './io.js';
@@ -88,10 +88,10 @@ async function importInto(store: Store, input: Readable, label: string, flags: P
       onProgress: (bytes) => {
         if (bytes - shown < 8 << 20) return;
         shown = bytes;
-        progress.update(`Importing ${label}: ${formatSize(bytes)} read`);
+        progress.update(`Importing ${label}: ${humanSize(bytes)} read`);
       },
     });
-    progress.succeed(`Imported ${label}: ${formatSize(result.bytesRead)}, ${result.images.length} tag(s), ${result.blobsAdded} new blob(s)`);
+    progress.succeed(`Imported ${label}: ${humanSize(result.bytesRead)}, ${result.images.length} tag(s), ${result.blobsAdded} new blob(s)`);
     render(ui, result, Boolean(flags.json));
   } catch (error) {
     progress.fail(`Import of ${label} failed`);

@@ -7,7 +7,7 @@ import { FsStore, type Store } from '../store/store.js';
 import { materializeRandomImage, RANDOM_REPOSITORY } from '../images/random-store.js';
 import { layerBlobSize, parseRandomTag, randomTagSpec, resolveParams, type RandomImageParams } from '../images/random/index.js';
 import { describeTagSpec, ParamError } from '../params/tag-params.js';
-import { formatSize } from '../inspect/table.js';
+import { humanSize } from '../inspect/table.js';
 import { createUi, type Ui } from '../ui.js';
 import { CliError } from '../cli-error.js';
 import { checkStoreDir } from './store-dir.js';
@@ -97,7 +97,7 @@ async function seedOne(store: Store, spec: string, params: RandomImageParams, ui
     if (stopped.aborted) throw interrupted();
     done += bytes;
     const layer = Math.min(allLayers, Math.floor(done / layerBytes) + 1);
-    progress.update(`${reference}: layer ${layer} of ${allLayers}, ${formatSize(Math.min(done, total))} of ${formatSize(total)}`);
+    progress.update(`${reference}: layer ${layer} of ${allLayers}, ${humanSize(Math.min(done, total))} of ${humanSize(total)}`);
   };
   try {
     const image = await materializeRandomImage(store, params, spec, onBytes);

@@ -2,7 +2,7 @@
 // sizes, missing and orphan blobs. Prints nothing; render.ts turns the result into lines.
 import { parseDigest } from '../oci/digest.js';
 import type { Store } from '../store/store.js';
-import { ContentReader, type ManifestFacts } from './content.js';
+import { ContentReader, type ManifestReach } from './content.js';
 import { INSPECT_SCHEMA_VERSION, type ManifestSummary, type Problem, type RepositorySummary, type StoreReport } from './model.js';
 import type { Revision } from '../store/store.js';
 import { compare, upstreamOf } from './order.js';
@@ -41,16 +41,16 @@ async function collectRepository(store: Store, reader: ContentReader, name: stri
   const revisions = await store.listRevisions(name);
   const byDigest = new Map(revisions.map((revision) => [revision.digest, revision]));
   const seen = new Set<string>();
-  const summarize = async (revision: Revision): Promise<{ summary: ManifestSummary; facts: ManifestFacts }> => {
-    const facts = await reader.factsOf(revision.digest, revision.mediaType);
-    const summary = toSummary(revision.digest, revision.mediaType, facts);
+  const summarize = async (revision: Revision): Promise<{ summary: ManifestSummary; reach: ManifestReach }> => {
+    const reach = await reader.reachOf(revision.digest, revision.mediaType);
+    const summary = toSummary(revision.digest, revision.mediaType, reach);
     if (!seen.has(revision.digest)) {
       seen.add(revision.digest);
-      facts.referenced.forEach((digest) => found.referenced.add(digest));
-      if (facts.kind === 'missing') report(revision.digest, 'manifest revision whose blob is missing from the store');
+      reach.referenced.forEach((digest) => found.referenced.add(digest));
+      if (reach.kind === 'missing') report(revision.digest, 'manifest revision whose blob is missing from the store');
       if (revision.mediaType === null) report(revision.digest, 'manifest revision file is unreadable');
     }
-    return { summary, facts };
+    return { summary, reach };
   };
 
   const tags = [];
@@ -69,8 +69,8 @@ async function collectRepository(store: Store, reader: ContentReader, name: stri
       tags.push({ tag, ...toSummary(digest.text, null, undefined) });
       continue;
     }
-    const { summary, facts } = await summarize(revision);
-    facts.manifests.forEach((item) => reachable.add(item));
+    const { summary, reach } = await summarize(revision);
+    reach.manifests.forEach((item) => reachable.add(item));
     tags.push({ tag, ...summary });
   }
 
@@ -88,14 +88,14 @@ async function collectRepository(store: Store, reader: ContentReader, name: stri
   };
 }
 
-function toSummary(digest: string, mediaType: string | null, facts: ManifestFacts | undefined): ManifestSummary {
+function toSummary(digest: string, mediaType: string | null, reach: ManifestReach | undefined): ManifestSummary {
   return {
     digest,
     mediaType,
-    kind: facts?.kind ?? 'missing',
-    size: facts?.size ?? null,
-    platforms: facts?.platforms ?? [],
-    missingBlobs: facts?.missing ?? [],
-    subject: facts?.subject ?? null,
+    kind: reach?.kind ?? 'missing',
+    size: reach?.size ?? null,
+    platforms: reach?.platforms ?? [],
+    missingBlobs: reach?.missing ?? [],
+    subject: reach?.subject ?? null,
   };
 }

@@ -14,7 +14,8 @@ export type LoadedManifest =
   | { digest: string; present: true; mediaType: string | null; size: number; parsed: ParsedManifest }
   | { digest: string; present: false; mediaType: string | null };
 
-export interface ManifestFacts {
+/** What a manifest reaches, for inspect: everything below it, what of that is missing, its size. */
+export interface ManifestReach {
   kind: ManifestKind;
   size: number | null;
   platforms: string[];
@@ -30,7 +31,7 @@ export interface ManifestFacts {
 export class ContentReader {
   private readonly loaded = new Map<string, Promise<LoadedManifest>>();
   private readonly sizes = new Map<string, Promise<number | undefined>>();
-  private readonly facts = new Map<string, Promise<ManifestFacts>>();
+  private readonly reaches = new Map<string, Promise<ManifestReach>>();
 
   constructor(readonly store: Store) {}
 
@@ -71,16 +72,16 @@ export class ContentReader {
     }
   }
 
-  factsOf(digest: string, mediaType: string | null, depth = 0): Promise<ManifestFacts> {
-    let facts = this.facts.get(digest);
-    if (!facts) {
-      facts = this.computeFacts(digest, mediaType, depth);
-      this.facts.set(digest, facts);
+  reachOf(digest: string, mediaType: string | null, depth = 0): Promise<ManifestReach> {
+    let reach = this.reaches.get(digest);
+    if (!reach) {
+      reach = this.computeReach(digest, mediaType, depth);
+      this.reaches.set(digest, reach);
     }
-    return facts;
+    return reach;
   }
 
-  private async computeFacts(digest: string, mediaType: string | null, depth: number): Promise<ManifestFacts> {
+  private async computeReach(digest: string, mediaType: string | null, depth: number): Promise<ManifestReach> {
     const loaded = await this.manifest(digest, mediaType);
     if (!loaded.present) {
       return { kind: 'missing', size: null, platforms: [], missing: [digest], referenced: [digest], manifests: [digest], subject: null };
@@ -94,7 +95,7 @@ export class ContentReader {
     if (parsed.kind === 'index') {
       size = 0;
       for (const child of depth < MAX_DEPTH ? parsed.manifests : []) {
-        const below = await this.factsOf(child.digest, child.mediaType, depth + 1);
+        const below = await this.reachOf(child.digest, child.mediaType, depth + 1);
         size += below.size ?? child.size ?? 0;
         below.referenced.forEach((item) => referenced.add(item));
         below.manifests.forEach((item) => manifests.add(item));

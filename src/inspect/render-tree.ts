@@ -4,7 +4,8 @@ import type { ChalkInstance } from 'chalk';
 import type { ImageTree, TreeNode } from './model.js';
 import { platformText } from './manifest.js';
 import type { RenderOptions } from './render.js';
-import { cell, formatSize, formatTable, plural, shortDigest, type Cell } from './table.js';
+import { shortDigest } from '../oci/digest.js';
+import { cell, humanSize, formatTable, plural, type Cell } from './table.js';
 
 export const MISSING = 'MISSING';
 
@@ -14,7 +15,7 @@ export function renderTree(tree: ImageTree, options: RenderOptions): string[] {
     [cell('Reference', color.bold), cell(tree.reference, color.cyan)],
     [cell('Digest', color.bold), cell(tree.digest)],
     [cell('Media type', color.bold), cell(tree.root.mediaType ?? '-')],
-    [cell('Size', color.bold), cell(formatSize(tree.size))],
+    [cell('Size', color.bold), cell(humanSize(tree.size))],
   ];
   if (tree.cachedFrom !== null) header.push([cell('Cached from', color.bold), cell(tree.cachedFrom, color.magenta)]);
 
@@ -47,7 +48,7 @@ function nodeRow(node: TreeNode, prefix: string, { color, fullDigests }: RenderO
   return [
     cell(label, paintLabel),
     cell(fullDigests ? node.digest : shortDigest(node.digest), color.dim),
-    cell(formatSize(node.size)),
+    cell(humanSize(node.size)),
     cell(node.mediaType ?? '-'),
     statusCell(node, color),
   ];

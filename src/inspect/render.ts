@@ -2,7 +2,8 @@
 // orphan blobs, the problems and a total. Pure: the colour comes in, lines go out.
 import type { ChalkInstance } from 'chalk';
 import type { ManifestSummary, RepositorySummary, StoreReport } from './model.js';
-import { cell, formatSize, formatTable, plural, shortDigest, type Cell } from './table.js';
+import { shortDigest } from '../oci/digest.js';
+import { cell, humanSize, formatTable, plural, type Cell } from './table.js';
 
 export interface RenderOptions {
   /** Chalk at level 0 for plain text. */
@@ -39,7 +40,7 @@ export function renderStore(report: StoreReport, options: RenderOptions): string
   if (report.orphanBlobs.length > 0) {
     lines.push('', color.yellow.bold('Orphan blobs') + color.dim(' (stored, but no manifest references them)'));
     const rows = [[cell('DIGEST', color.bold), cell('SIZE', color.bold)]];
-    for (const blob of report.orphanBlobs) rows.push([cell(digest(blob.digest), color.yellow), cell(formatSize(blob.size))]);
+    for (const blob of report.orphanBlobs) rows.push([cell(digest(blob.digest), color.yellow), cell(humanSize(blob.size))]);
     lines.push(...formatTable(rows, ['left', 'right']));
   }
 
@@ -74,7 +75,7 @@ function manifestCells(
   return [
     cell(digest(manifest.digest), color.dim),
     cell(manifest.mediaType ?? '-'),
-    cell(formatSize(manifest.size)),
+    cell(humanSize(manifest.size)),
     notesCell(notes),
   ];
 }
@@ -100,9 +101,9 @@ function summaryLine(report: StoreReport, color: ChalkInstance): string {
   const orphanBytes = report.orphanBlobs.reduce((sum, blob) => sum + blob.size, 0);
   const parts = [
     `${plural(repositories.length, 'repository', 'repositories')}, ${plural(tags, 'tag')}, ${plural(manifests, 'manifest')}`,
-    `${plural(report.blobs.count, 'blob')}, ${formatSize(report.blobs.bytes)} on disk`,
+    `${plural(report.blobs.count, 'blob')}, ${humanSize(report.blobs.bytes)} on disk`,
   ];
-  if (report.orphanBlobs.length > 0) parts.push(color.yellow(`${plural(report.orphanBlobs.length, 'orphan blob')} (${formatSize(orphanBytes)})`));
+  if (report.orphanBlobs.length > 0) parts.push(color.yellow(`${plural(report.orphanBlobs.length, 'orphan blob')} (${humanSize(orphanBytes)})`));
   if (missing.size > 0) parts.push(color.red(`${plural(missing.size, 'missing blob')}`));
   return `${color.bold('Total')} ${parts.join('; ')}`;
 }

@@ -34,8 +34,8 @@ export function formatTable(rows: Cell[][], align: Align[] = []): string[] {
 
 const UNITS = ['KiB', 'MiB', 'GiB', 'TiB'];
 
-/** Bytes for people: `512 B`, `1.5 KiB`, `12.0 MiB`; `-` when unknown. */
-export function formatSize(bytes: number | null): string {
+/** Bytes for people: `512 B`, `1.5 KiB`, `12.0 MiB`; `-` when unknown. (params/size.ts formatSize writes the tag grammar, `1536k`.) */
+export function humanSize(bytes: number | null): string {
   if (bytes === null) return '-';
   if (bytes < 1024) return `${bytes} B`;
   let value = bytes / 1024;
@@ -45,12 +45,6 @@ export function formatSize(bytes: number | null): string {
     unit++;
   }
   return `${value.toFixed(1)} ${UNITS[unit]}`;
-}
-
-/** `sha256:` and the first 12 hex digits, as docker prints image ids. */
-export function shortDigest(digest: string): string {
-  const colon = digest.indexOf(':');
-  return colon < 0 ? digest.slice(0, 19) : digest.slice(0, colon + 13);
 }
 
 export function plural(count: number, one: string, many = `${one}s`): string {

@@ -32,7 +32,7 @@ export async function collectTree(store: Store, ref: ImageRef): Promise<TreeResu
   }
   const reader = new ContentReader(store);
   const root = await buildNode(reader, { digest: digest.text, mediaType: revision.mediaType, size: null, platform: null }, 'manifest', 0);
-  const facts = await reader.factsOf(digest.text, revision.mediaType);
+  const reach = await reader.reachOf(digest.text, revision.mediaType);
   const missing = new Set<string>();
   const visit = (node: TreeNode): void => {
     if (!node.present) missing.add(node.digest);
@@ -49,7 +49,7 @@ export async function collectTree(store: Store, ref: ImageRef): Promise<TreeResu
       tag: ref.tag,
       digest: digest.text,
       cachedFrom: upstreamOf((await store.repositoryMeta(repository)).meta),
-      size: facts.size,
+      size: reach.size,
       missingBlobs: [...missing].sort(compare),
       root,
     },

@@ -34,6 +34,20 @@ export function digestOf(data: Uint8Array | string, algorithm: Algorithm = 'sha2
   return digestBytes(data, algorithm).text;
 }
 
+/** `sha256:` and the first 12 hex digits, as docker prints image ids: for tables. */
+export function shortDigest(digest: Digest | string): string {
+  const text = typeof digest === 'string' ? digest : digest.text;
+  const colon = text.indexOf(':');
+  return colon < 0 ? text.slice(0, 19) : text.slice(0, colon + 13);
+}
+
+/** shortDigest followed by `…` when it cut something off: for messages that quote a digest. */
+export function elidedDigest(digest: Digest | string): string {
+  const text = typeof digest === 'string' ? digest : digest.text;
+  const short = shortDigest(text);
+  return short.length < text.length ? `${short}…` : short;
+}
+
 /** The JSON objects of parsed JSON (not null, not an array). */
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

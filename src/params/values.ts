@@ -1,5 +1,6 @@
-// Value parsers for tag parameters. Each throws an Error saying what is wrong with the value; the tag
-// parser adds the parameter's name.
+// The value parsers: for tag parameters, rules and flags alike. Each throws an Error saying what is
+// wrong with the value; the caller adds where the value came from (the tag parser the parameter's name,
+// the CLI the flag's: parseFlag in cli-error.ts).
 import { formatDuration, parseDuration } from './duration.js';
 import { formatSize, parseSize } from './size.js';
 import type { ValueParser } from './tag-params.js';
@@ -29,16 +30,37 @@ export function byteSize(options: { max?: number; limitName?: string } = {}): Va
   };
 }
 
-/** Go durations in milliseconds, from min (default 0: no negatives) to max. */
-export function duration(options: { min?: number; max?: number; limitName?: string } = {}): ValueParser<number> {
-  const min = options.min ?? 0;
+export interface DurationRange {
+  /** The shortest allowed, in ms; default 0, no negative durations. */
+  min?: number;
+  /** Zero is refused too (a timeout or lifetime of nothing). */
+  positive?: boolean;
+  /** The longest allowed, in ms. */
+  max?: number;
+  /** Why max is the limit, said after it: `the limit of 24h0m0s (24h)`. */
+  limitName?: string;
+  /** The flag that sets max, when it is one: `longer than --max-timeout 1m0s`. */
+  limitFlag?: string;
+}
+
+/** Go durations in milliseconds, within the range. */
+export function duration(range: DurationRange = {}): ValueParser<number> {
+  const min = range.min ?? 0;
   return (text) => {
     const ms = parseDuration(text);
-    if (ms < min) throw new Error(`${text} is less than ${formatDuration(min)}`);
-    if (options.max !== undefined && ms > options.max) {
-      const limit = options.limitName ? ` (${options.limitName})` : '';
-      throw new Error(`${text} is longer than the limit of ${formatDuration(options.max)}${limit}`);
+    if (ms < min) throw new Error(`${text} is less than ${formatDuration(min)}${min === 0 ? ': a duration is never negative' : ''}`);
+    if (range.positive && ms <= 0) throw new Error(`${text} must be longer than zero`);
+    if (range.max !== undefined && ms > range.max) {
+      if (range.limitFlag) throw new Error(`${text} is longer than ${range.limitFlag} ${formatDuration(range.max)}`);
+      const limit = range.limitName ? ` (${range.limitName})` : '';
+      throw new Error(`${text} is longer than the limit of ${formatDuration(range.max)}${limit}`);
     }
     return ms;
   };
 }
+
+/** TCP ports, 0 (any free port) to 65535. */
+export const port: ValueParser<number> = (text) => {
+  if (!/^[0-9]+$/.test(text) || Number(text) > 65535) throw new Error(`${JSON.stringify(text)} is not a port number (0-65535)`);
+  return Number(text);
+};

@@ -1,7 +1,7 @@
 // broken/auth's rules, as data: one table of keys (grammar, summary, example) that parses the rules
 // of a name (`<rule>_<rule>...`, each `<key>` or `<key>-<value>`) and feeds --help and the README.
 import { RegistryError } from '../oci/errors.js';
-import { parseDuration } from '../params/duration.js';
+import { duration, wholeNumber } from '../params/values.js';
 
 export interface AuthQuirks {
   /** How the realm fails a POST (GET still works): clients must fall back to GET. */
@@ -24,7 +24,10 @@ export interface AuthQuirks {
 export const DEFAULT_AUTH_TTL_MS = 300_000;
 /** What `expiry-lie` announces as `expires_in`. */
 export const LIED_TTL_MS = 3_600_000;
-const MAX_DELAY_MS = 10 * 60_000;
+const HOUR_MS = 3_600_000;
+const realmDelay = duration({ max: 10 * 60_000 });
+const tokenTtl = duration({ min: 1, max: 24 * HOUR_MS });
+const requestCount = wholeNumber({ min: 1, max: 999_999 });
 
 export interface AuthRule {
   key: string;
@@ -45,12 +48,6 @@ function oneOf<T extends string>(choices: readonly T[], value: string): T {
   return value as T;
 }
 
-function duration(value: string, min: number, max: number): number {
-  const ms = parseDuration(value);
-  if (ms < min || ms > max) throw new Error(`${value} is out of range`);
-  return ms;
-}
-
 export const AUTH_RULES: readonly AuthRule[] = [
   { key: 'default', grammar: 'default', summary: 'no quirk: a correct token flow (challenge, realm, 5-minute tokens)', example: 'default', apply: flag(() => undefined) },
   {
@@ -65,7 +62,7 @@ export const AUTH_RULES: readonly AuthRule[] = [
   { key: 'json-bad', grammar: 'json-bad', summary: 'the realm answers 200 with malformed JSON', example: 'json-bad', apply: flag((q) => void (q.jsonBad = true)) },
   {
     key: 'realm-delay', grammar: 'realm-delay-<duration>', summary: 'the realm waits this long before answering (at most 10m)', example: 'realm-delay-3s',
-    apply: (value, q) => void (q.realmDelayMs = duration(value, 0, MAX_DELAY_MS)),
+    apply: (value, q) => void (q.realmDelayMs = realmDelay(value)),
   },
   { key: 'realm-down', grammar: 'realm-down', summary: 'the challenge names a realm on a port where nothing listens (connection refused)', example: 'realm-down', apply: flag((q) => void (q.realmDown = true)) },
   { key: 'realm-503', grammar: 'realm-503', summary: 'the realm answers 503 with Retry-After: 1', example: 'realm-503', apply: flag((q) => void (q.realm503 = true)) },
@@ -80,14 +77,11 @@ export const AUTH_RULES: readonly AuthRule[] = [
   },
   {
     key: 'ttl', grammar: 'ttl-<duration>', summary: 'tokens really expire after this long (default 5m), mid-pull if the pull is slow; expires_in says so (clients may round it up to 60 s)', example: 'ttl-5s',
-    apply: (value, q) => void (q.ttlMs = duration(value, 1, 24 * 3600_000)),
+    apply: (value, q) => void (q.ttlMs = tokenTtl(value)),
   },
   {
     key: 'revoke-after', grammar: 'revoke-after-<N>', summary: 'a token is refused after N requests made with it', example: 'revoke-after-3',
-    apply: (value, q) => {
-      if (!/^[1-9][0-9]{0,5}$/.test(value)) throw new Error(`"${value}" is not a whole number from 1 to 999999`);
-      q.revokeAfter = Number(value);
-    },
+    apply: (value, q) => void (q.revokeAfter = requestCount(value)),
   },
   { key: 'expiry-lie', grammar: 'expiry-lie', summary: 'expires_in says 3600 whatever the tokens\' real lifetime (ttl-)', example: 'expiry-lie', apply: flag((q) => void (q.expiryLie = true)) },
   { key: 'nochallenge', grammar: 'nochallenge', summary: 'the 401 for an expired or revoked token carries no WWW-Authenticate, as Docker Hub\'s hardened images did', example: 'nochallenge', apply: flag((q) => void (q.noChallenge = true)) },

@@ -1,21 +1,15 @@
 // What the registry reads from a manifest it stores: its subject and the descriptor the referrers API
 // lists. Manifests are stored whatever their content, so anything unreadable simply has no subject.
 import { isObject, parseDigest, type Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/descriptor.js';
 
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  artifactType?: string;
-  annotations?: Record<string, string>;
-}
-
-export interface ManifestFacts {
+/** A manifest as the referrers API sees it: the subject it refers to, and how it is listed there. */
+export interface ReferrerFacts {
   subject?: Digest;
   descriptor: Descriptor;
 }
 
-export function describeManifest(bytes: Buffer, mediaType: string, digest: string): ManifestFacts {
+export function describeManifest(bytes: Buffer, mediaType: string, digest: string): ReferrerFacts {
   const descriptor: Descriptor = { mediaType, digest, size: bytes.length };
   let parsed: unknown;
   try {

@@ -5,7 +5,8 @@ import fs from 'node:fs/promises';
 import { digestBytes, parseDigest, type Algorithm, type Digest } from '../oci/digest.js';
 import { StoreLayout } from './layout.js';
 import { isMissing, readTextIfExists, removeStaleTemps, writeFileAtomic } from './atomic.js';
-import { describeManifest, type Descriptor, type ManifestFacts } from './manifest-facts.js';
+import { describeManifest, type ReferrerFacts } from './manifest-facts.js';
+import type { Descriptor } from '../oci/descriptor.js';
 import { FileMemo, statIfExists } from './file-memo.js';
 import { FileHasher } from './file-hasher.js';
 import { openBlobWriter, type BlobWriter, type BlobWriterOptions } from './blob-writer.js';
@@ -14,7 +15,6 @@ import { listRevisions, listStoredBlobs, readMeta, readRevision, type Revision, 
 
 export type { BlobWriter, BlobWriterOptions, CommittedBlob } from './blob-writer.js';
 export type { Revision, StoredBlob } from './listing.js';
-export type { Descriptor } from './manifest-facts.js';
 
 export interface BlobInfo {
   digest: Digest;
@@ -319,7 +319,7 @@ export function digestFromHash(algorithm: Algorithm, hex: string): Digest {
  * What the store indexes of a manifest. JSON nested too deep to read safely is indexed like any other
  * unreadable content: stored as sent, with no subject.
  */
-function readFacts(bytes: Buffer, mediaType: string, digest: string): ManifestFacts {
+function readFacts(bytes: Buffer, mediaType: string, digest: string): ReferrerFacts {
   if (jsonDepthExceeds(bytes, MAX_JSON_DEPTH)) return { descriptor: { mediaType, digest, size: bytes.length } };
   return describeManifest(bytes, mediaType, digest);
 }

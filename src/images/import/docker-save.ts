@@ -11,13 +11,12 @@
 import type { Store } from '../../store/store.js';
 import { MediaType } from '../../oci/media-types.js';
 import { isValidTag } from '../../oci/reference.js';
-import { digestBytes, type Digest } from '../../oci/digest.js';
-import { isObject, normalizeReference, parseJson, readStoredBlob, tagOfReference } from './json.js';
+import { digestBytes, elidedDigest, isObject, type Digest } from '../../oci/digest.js';
+import { normalizeReference, parseJson, readStoredBlob, tagOfReference } from './json.js';
 import { resolvePath } from './tar-reader.js';
 import {
   ImportError,
   MAX_CONFIG_BYTES,
-  shortDigest,
   type ImportPlan,
   type ManifestToStore,
   type SelectOptions,
@@ -101,7 +100,7 @@ function requireFile(contents: TarContents, name: string, where: string): TarFil
 async function checkConfig(store: Store, contents: TarContents, image: SavedImage, config: TarFile, where: string): Promise<void> {
   const named = /(?:^|\/)([a-f0-9]{64})(?:\.json)?$/.exec(resolvePath(contents, image.config))?.[1];
   if (named && named !== config.digest.hex) {
-    throw new ImportError(`${where} Config ${image.config}: content has digest ${shortDigest(config.digest)}, not the one its name claims`);
+    throw new ImportError(`${where} Config ${image.config}: content has digest ${elidedDigest(config.digest)}, not the one its name claims`);
   }
   const parsed = parseJson(await readStoredBlob(store, config.digest, MAX_CONFIG_BYTES, 'config'), `${where} Config ${image.config}`);
   const rootfs = isObject(parsed) && isObject(parsed.rootfs) ? parsed.rootfs : undefined;
@@ -113,7 +112,7 @@ async function checkConfig(store: Store, contents: TarContents, image: SavedImag
   for (const [j, layer] of image.layers.entries()) {
     const file = requireFile(contents, layer, `${where} Layers[${j}]`);
     if (!file.gzip && diffIds[j] !== file.digest.text) {
-      throw new ImportError(`${where} Layers[${j}] ${layer}: content has digest ${shortDigest(file.digest)}, not diff_id ${shortDigest(String(diffIds[j]))}`);
+      throw new ImportError(`${where} Layers[${j}] ${layer}: content has digest ${elidedDigest(file.digest)}, not diff_id ${elidedDigest(String(diffIds[j]))}`);
     }
   }
 }

@@ -4,7 +4,7 @@
 import type { Readable } from 'node:stream';
 import type { Store } from '../../store/store.js';
 import { isValidName, isValidTag } from '../../oci/reference.js';
-import { BlobSink } from './blob-sink.js';
+import { ImportedBlobs } from './imported-blobs.js';
 import { readTarball } from './tar-reader.js';
 import { planOciLayout } from './oci-layout.js';
 import { planDockerSave } from './docker-save.js';
@@ -51,14 +51,14 @@ export function checkTarget(repository: string, tag: string | undefined): void {
 
 export async function importTarball(store: Store, input: Readable, options: ImportOptions): Promise<ImportResult> {
   checkTarget(options.repository, options.tag);
-  const sink = new BlobSink(store, options.verify);
+  const blobs = new ImportedBlobs(store, options.verify);
   try {
-    const contents = await readTarball(input, sink, { onProgress: options.onProgress, signal: options.signal });
+    const contents = await readTarball(input, blobs, { onProgress: options.onProgress, signal: options.signal });
     const plan = await planFor(contents, store, options);
     options.signal?.throwIfAborted();
     await commitPlan(store, options.repository, plan);
     const used = new Set([...plan.blobs, ...plan.manifests.map((m) => m.digest)].map((d) => d.text));
-    await sink.removeAddedExcept(used);
+    await blobs.removeAddedExcept(used);
     return {
       format: plan.format,
       repository: options.repository,
@@ -69,12 +69,12 @@ export async function importTarball(store: Store, input: Readable, options: Impo
         mediaType,
       })),
       blobs: used.size,
-      blobsAdded: sink.addedCount,
+      blobsAdded: blobs.addedCount,
       bytesRead: contents.bytesRead,
       verified: options.verify,
     };
   } catch (error) {
-    await sink.rollback();
+    await blobs.rollback();
     if (options.signal?.aborted) throw new ImportError('import interrupted; nothing was imported');
     throw error;
   }

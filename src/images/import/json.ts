@@ -1,9 +1,8 @@
 // Small readers for the JSON documents of a tarball, failing with a message that names the document.
-import { isObject } from '../../oci/digest.js';
+import { elidedDigest, isObject, type Digest } from '../../oci/digest.js';
 import fs from 'node:fs/promises';
 import type { Store } from '../../store/store.js';
-import type { Digest } from '../../oci/digest.js';
-import { ImportError, shortDigest } from './types.js';
+import { ImportError } from './types.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -23,8 +22,6 @@ export function parseJson(bytes: Buffer, what: string): unknown {
   }
 }
 
-export { isObject };
-
 /** A descriptor's required fields, checked. */
 export function readDescriptor(value: unknown, what: string): RawDescriptor {
   if (!isObject(value) || typeof value.digest !== 'string' || typeof value.size !== 'number') {
@@ -43,8 +40,8 @@ export function readDescriptor(value: unknown, what: string): RawDescriptor {
 /** Reads a stored blob, refusing it when it is bigger than limit. */
 export async function readStoredBlob(store: Store, digest: Digest, limit: number, what: string): Promise<Buffer> {
   const info = await store.blob(digest);
-  if (!info) throw new ImportError(`${what} ${shortDigest(digest)} is missing`);
-  if (info.size > limit) throw new ImportError(`${what} ${shortDigest(digest)} is ${info.size} bytes, more than the ${limit} allowed`);
+  if (!info) throw new ImportError(`${what} ${elidedDigest(digest)} is missing`);
+  if (info.size > limit) throw new ImportError(`${what} ${elidedDigest(digest)} is ${info.size} bytes, more than the ${limit} allowed`);
   return fs.readFile(info.path);
 }
 

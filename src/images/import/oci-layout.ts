@@ -10,15 +10,14 @@
 //     multi-platform index the layout describes (same bytes, same digest as index.json).
 //   - several, no --tag: each manifest that has a ref.name gets that tag.
 import type { Store } from '../../store/store.js';
-import { digestBytes, parseDigest, type Digest } from '../../oci/digest.js';
+import { digestBytes, elidedDigest, isObject, parseDigest, type Digest } from '../../oci/digest.js';
 import { isValidTag } from '../../oci/reference.js';
 import { INDEX_TYPES, MediaType } from '../../oci/media-types.js';
 import { declaredMediaType } from '../../store/manifest-facts.js';
-import { isObject, normalizeReference, parseJson, readDescriptor, readStoredBlob, tagOfReference, type RawDescriptor } from './json.js';
+import { normalizeReference, parseJson, readDescriptor, readStoredBlob, tagOfReference, type RawDescriptor } from './json.js';
 import {
   ImportError,
   MAX_METADATA_BYTES,
-  shortDigest,
   type ImportPlan,
   type ManifestToStore,
   type SelectOptions,
@@ -51,7 +50,7 @@ export async function planOciLayout(contents: TarContents, store: Store, options
   const tags = chooseTags(descriptors, options, indexBytes, walker);
   for (const entry of tags) {
     const manifest = walker.manifests.get(entry.digest.text);
-    if (!manifest) throw new ImportError(`manifest ${shortDigest(entry.digest)} for tag ${entry.tag} is not in the tarball`);
+    if (!manifest) throw new ImportError(`manifest ${elidedDigest(entry.digest)} for tag ${entry.tag} is not in the tarball`);
     entry.mediaType = manifest.mediaType;
   }
   return { format: 'oci-layout', blobs: [...walker.blobs.values()], manifests: [...walker.manifests.values()], tags };
@@ -126,7 +125,7 @@ function matchesImage(descriptor: RawDescriptor, image: string): boolean {
 }
 
 function names(descriptors: RawDescriptor[]): string {
-  return descriptors.map((d) => d.annotations?.[REF_NAME] ?? shortDigest(d.digest)).join(', ');
+  return descriptors.map((d) => d.annotations?.[REF_NAME] ?? elidedDigest(d.digest)).join(', ');
 }
 
 function indexMediaType(bytes: Buffer): string {
@@ -157,17 +156,17 @@ class LayoutWalker {
     if (this.visited.has(digest.text)) return;
     this.visited.add(digest.text);
     if (depth > MAX_DEPTH) throw new ImportError(`${where}: indexes nested more than ${MAX_DEPTH} deep`);
-    if (!(await this.present(descriptor, digest, `manifest ${shortDigest(digest)} named by ${where}`))) return;
+    if (!(await this.present(descriptor, digest, `manifest ${elidedDigest(digest)} named by ${where}`))) return;
     const bytes = await readStoredBlob(this.store, digest, MAX_METADATA_BYTES, 'manifest');
     let parsed: unknown;
     try {
       parsed = JSON.parse(bytes.toString('utf8'));
     } catch {
-      if (this.verify) throw new ImportError(`manifest ${shortDigest(digest)} is not valid JSON`);
+      if (this.verify) throw new ImportError(`manifest ${elidedDigest(digest)} is not valid JSON`);
     }
     const isIndex = isObject(parsed) && Array.isArray(parsed.manifests);
     const mediaType = descriptor.mediaType ?? declaredMediaType(bytes) ?? (isIndex ? MediaType.ociIndex : MediaType.ociManifest);
-    const label = `manifest ${shortDigest(digest)}`;
+    const label = `manifest ${elidedDigest(digest)}`;
     if (isObject(parsed) && isIndex) {
       for (const [i, child] of (parsed.manifests as unknown[]).entries()) {
         await this.visit(readDescriptor(child, `${label} manifests[${i}]`), label, depth + 1);
@@ -184,7 +183,7 @@ class LayoutWalker {
     const digest = descriptorDigest(descriptor);
     const foreign = Array.isArray(descriptor.urls) && descriptor.urls.length > 0;
     if (this.blobs.has(digest.text)) return;
-    const what = `blob ${shortDigest(digest)} (${where})`;
+    const what = `blob ${elidedDigest(digest)} (${where})`;
     if (foreign && !(await this.store.blob(digest))) return;
     if (await this.present(descriptor, digest, what)) this.blobs.set(digest.text, digest);
   }

@@ -1,6 +1,6 @@
 // Reads an image tarball as a stream, one entry at a time: small metadata files (index.json,
 // manifest.json, oci-layout, repositories) are kept in memory with a size cap, every other regular
-// file is streamed straight into the store through the BlobSink, so memory stays bounded whatever the
+// file is streamed straight into the store through ImportedBlobs, so memory stays bounded whatever the
 // size of the layers. A gzip-compressed tarball is decompressed on the way.
 import path from 'node:path/posix';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tarStream, { type Header } from 'tar-stream';
 import { parseDigest } from '../../oci/digest.js';
-import type { BlobSink } from './blob-sink.js';
+import type { ImportedBlobs } from './imported-blobs.js';
 import { ImportError, MAX_METADATA_BYTES, type TarContents } from './types.js';
 
 export const METADATA_FILES: ReadonlySet<string> = new Set(['oci-layout', 'index.json', 'manifest.json', 'repositories']);
@@ -25,7 +25,7 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
-export async function readTarball(input: Readable, sink: BlobSink, options: ReadOptions = {}): Promise<TarContents> {
+export async function readTarball(input: Readable, blobs: ImportedBlobs, options: ReadOptions = {}): Promise<TarContents> {
   const contents: TarContents = { files: new Map(), metadata: new Map(), links: new Map(), bytesRead: 0 };
   const counter = new Transform({
     highWaterMark: 1 << 20,
@@ -40,7 +40,7 @@ export async function readTarball(input: Readable, sink: BlobSink, options: Read
   feeding.catch(() => undefined);
   try {
     for await (const entry of extract) {
-      await readEntry(entry as unknown as Entry, contents, sink);
+      await readEntry(entry as unknown as Entry, contents, blobs);
     }
     await feeding;
   } catch (error) {
@@ -52,7 +52,7 @@ export async function readTarball(input: Readable, sink: BlobSink, options: Read
   return contents;
 }
 
-async function readEntry(entry: Entry, contents: TarContents, sink: BlobSink): Promise<void> {
+async function readEntry(entry: Entry, contents: TarContents, blobs: ImportedBlobs): Promise<void> {
   const { header } = entry;
   const name = normalize(header.name);
   const type = header.type ?? 'file';
@@ -77,7 +77,7 @@ async function readEntry(entry: Entry, contents: TarContents, sink: BlobSink): P
   }
   const blob = BLOB_PATH.exec(name);
   const claimed = blob ? parseDigest(`${blob[1]}:${blob[2]}`) : undefined;
-  contents.files.set(name, await sink.ingest(entry, name, claimed));
+  contents.files.set(name, await blobs.ingest(entry, name, claimed));
 }
 
 /** Resolves a path through the tar's links (docker save links identical layers to one file). */

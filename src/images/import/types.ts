@@ -59,8 +59,3 @@ export class ImportError extends CliError {}
 export const MAX_METADATA_BYTES = 4 * 1024 * 1024;
 /** Image configs read to check diff_ids are refused beyond this. */
 export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
-
-export function shortDigest(digest: Digest | string): string {
-  const text = typeof digest === 'string' ? digest : digest.text;
-  return text.length > 19 ? `${text.slice(0, 19)}…` : text;
-}

@@ -1,24 +1,10 @@
 // The parts malformed images are made of: descriptors, layers, configs, manifests and indexes, each a
 // pure function of its inputs. A kind (kinds.ts) builds a correct image from these and breaks one part.
 import { digestOf, parseDigest, type Digest } from '../../oci/digest.js';
+import type { Descriptor, Platform } from '../../oci/descriptor.js';
 import { MediaType } from '../../oci/media-types.js';
 import { gzipStored } from './compress.js';
 import { dir, file, tarArchive, type TarEntry } from './tar.js';
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  urls?: string[];
-  platform?: Platform;
-  annotations?: Record<string, string>;
-}
-
-export interface Platform {
-  architecture: string;
-  os: string;
-  variant?: string;
-}
 
 /** A manifest as served: its digest (what Docker-Content-Digest says), media type and bytes. */
 export interface MalformedManifest {

@@ -8,7 +8,7 @@
 // The signature is RS256 (RSASSA-PKCS1-v1_5 over SHA-256), which is deterministic: the same payload
 // always gives the same bytes. The key's public half is here; the signature was computed once with
 // its private half, which was then thrown away (test/malformed-image.test.ts verifies it).
-import { createHash } from 'node:crypto';
+import { digestBytes } from '../../oci/digest.js';
 import { KIND_LABEL, type Layer } from './image.js';
 
 const EPOCH = '1970-01-01T00:00:00Z';
@@ -16,7 +16,7 @@ const INDENT = '   ';
 
 /** The unsigned payload of a one-layer schema1 manifest for linux/amd64. */
 export function schema1Payload(name: string, tag: string, layer: Layer, layerDigest: string): Buffer {
-  const id = createHash('sha256').update(`broken-reg schema1 ${tag} ${layer.diffId}`).digest('hex');
+  const id = digestBytes(`broken-reg schema1 ${tag} ${layer.diffId}`).hex;
   const v1Compatibility = JSON.stringify({
     id,
     created: EPOCH,

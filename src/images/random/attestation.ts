@@ -3,7 +3,8 @@
 // config that only keeps clients that read every config happy. The index names it with platform
 // unknown/unknown, so no runtime picks it, and the annotations that say which image it describes.
 import { MediaType } from '../../oci/media-types.js';
-import { imageManifest, sha256, writeBytes, RANDOM_IMAGE_CREATED, type BlobSink, type GeneratedManifest, type PlatformImage } from './image.js';
+import { digestOf } from '../../oci/digest.js';
+import { imageManifest, writeBytes, RANDOM_IMAGE_CREATED, type BlobSink, type GeneratedManifest, type PlatformImage } from './image.js';
 import type { ResolvedParams } from './params.js';
 import { ATTESTATION_PLATFORM } from './platforms.js';
 
@@ -38,5 +39,5 @@ export async function generateAttestation(params: ResolvedParams, image: Platfor
   const config = await writeBytes(sink, configBytes, MediaType.ociConfig, 'attestation config');
   const layer = { ...statement, annotations: { 'in-toto.io/predicate-type': PROVENANCE_PREDICATE } };
   const manifest = imageManifest(MediaType.ociManifest, config, [layer]);
-  return { manifest, manifestDigest: sha256(manifest), mediaType: MediaType.ociManifest };
+  return { manifest, manifestDigest: digestOf(manifest), mediaType: MediaType.ociManifest };
 }

@@ -2,7 +2,8 @@
 // images (one per platform, with attestations if asked) under an index, the same bytes for the same
 // params everywhere and forever. The caller's sink stores the blobs; the manifests come back as bytes
 // for the caller to store: the children by digest first, then the top one under its tag.
-import { createHash } from 'node:crypto';
+import { digestOf } from '../../oci/digest.js';
+import type { Descriptor } from '../../oci/descriptor.js';
 import { MediaType } from '../../oci/media-types.js';
 import { generateAttestation } from './attestation.js';
 import { RandomLayerStream } from './layer.js';
@@ -26,13 +27,6 @@ export interface BlobHint {
 export interface WrittenBlob {
   digest: string;
   size: number;
-}
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
 }
 
 export interface LayerDescriptor extends Descriptor {
@@ -103,7 +97,7 @@ export async function generateRandomImage(params: RandomImageParams, sink: BlobS
   const manifest = randomIndexManifest(mediaType, images, attestations);
   const first = images[0] as PlatformImage;
   const children = [...images, ...attestations].map(topOf);
-  return { manifest, manifestDigest: sha256(manifest), mediaType, params: normal, images, attestations, children, config: first.config, layers: first.layers };
+  return { manifest, manifestDigest: digestOf(manifest), mediaType, params: normal, images, attestations, children, config: first.config, layers: first.layers };
 }
 
 function topOf(image: GeneratedManifest): GeneratedManifest {
@@ -129,7 +123,7 @@ async function generatePlatformImage(params: ResolvedParams, platform: RandomPla
   const configBytes = randomImageConfig(params, layers.map((layer) => layer.diffId), platform);
   const config = await writeBytes(sink, configBytes, types.config, 'random image config');
   const manifest = imageManifest(types.manifest, config, layers);
-  return { manifest, manifestDigest: sha256(manifest), mediaType: types.manifest, platform, config, layers };
+  return { manifest, manifestDigest: digestOf(manifest), mediaType: types.manifest, platform, config, layers };
 }
 
 /** The image config: the platform, the diff_ids in layer order, one history entry per layer. */
@@ -197,7 +191,7 @@ function layerStreamOf(params: ResolvedParams, index: number, platform: RandomPl
 
 /** Writes bytes as one blob and checks the sink stored exactly them. */
 export async function writeBytes(sink: BlobSink, bytes: Buffer, mediaType: string, what: string): Promise<Descriptor> {
-  const described: Descriptor = { mediaType, digest: sha256(bytes), size: bytes.length };
+  const described: Descriptor = { mediaType, digest: digestOf(bytes), size: bytes.length };
   const written = await sink.writeBlob(once(bytes), { size: described.size, mediaType });
   if (written.digest !== described.digest) throw new Error(`${what}: the sink stored ${written.digest}, not ${described.digest}`);
   return described;
@@ -221,10 +215,6 @@ function checkParams(params: RandomImageParams): ResolvedParams {
   if (resolved.files < 1) throw new RangeError('random image: files must be at least 1');
   if (resolved.platforms > RANDOM_PLATFORMS.length) throw new RangeError(`random image: at most ${RANDOM_PLATFORMS.length} platforms`);
   return resolved;
-}
-
-export function sha256(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 async function* once(bytes: Buffer): AsyncGenerator<Buffer> {

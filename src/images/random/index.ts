@@ -11,7 +11,6 @@ export {
   RANDOM_IMAGE_CREATED,
   type BlobHint,
   type BlobSink,
-  type Descriptor,
   type GeneratedManifest,
   type LayerDescriptor,
   type PlatformImage,

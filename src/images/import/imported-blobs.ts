@@ -3,10 +3,10 @@
 // the ones nothing references.
 import type { Store } from '../../store/store.js';
 import { DigestMismatch } from '../../store/errors.js';
-import type { Digest } from '../../oci/digest.js';
-import { ImportError, shortDigest, type TarFile } from './types.js';
+import { elidedDigest, type Digest } from '../../oci/digest.js';
+import { ImportError, type TarFile } from './types.js';
 
-export class BlobSink {
+export class ImportedBlobs {
   private readonly added = new Map<string, Digest>();
 
   constructor(
@@ -35,7 +35,7 @@ export class BlobSink {
       return { digest: blob.digest, size: blob.size, gzip: head[0] === 0x1f && head[1] === 0x8b };
     } catch (error) {
       if (error instanceof DigestMismatch) {
-        throw new ImportError(`${what}: content has digest ${shortDigest(error.actual)}, not the ${shortDigest(error.expected)} its name claims`);
+        throw new ImportError(`${what}: content has digest ${elidedDigest(error.actual)}, not the ${elidedDigest(error.expected)} its name claims`);
       }
       throw error;
     } finally {
