@@ -35,8 +35,8 @@ export function defaultScenarios(): ScenarioTable {
 }
 
 export function resolveScenario(table: ScenarioTable, name: string): Scenario {
-  const [root, key, ...rest] = name.split('/');
-  if (root !== NAMESPACE) {
+  const { key, end } = scenarioKey(name);
+  if (key === undefined) {
     if (table.proxy) return table.proxy;
     throw new RegistryError(
       'NAME_UNKNOWN',
@@ -45,7 +45,7 @@ export function resolveScenario(table: ScenarioTable, name: string): Scenario {
     );
   }
   const scenario = table.scenarios.find((s) => s.name === key);
-  if (!scenario || (rest.length > 0 && !scenario.nested)) {
+  if (!scenario || (end < name.length && !scenario.nested)) {
     throw new RegistryError(
       'NAME_UNKNOWN',
       `"${name}" is not a scenario; known: ${knownNames(table).join(', ')}`,
@@ -55,22 +55,37 @@ export function resolveScenario(table: ScenarioTable, name: string): Scenario {
   return scenario;
 }
 
+const PREFIX = `${NAMESPACE}/`;
+
+/**
+ * The second component of a `broken/<key>[/...]` name and where it ends; no key for names outside
+ * broken/. Found by position, not by splitting: this runs once or more on every repository request.
+ */
+function scenarioKey(name: string): { key?: string; end: number } {
+  if (name === NAMESPACE) return { key: '', end: name.length };
+  if (!name.startsWith(PREFIX)) return { end: 0 };
+  const slash = name.indexOf('/', PREFIX.length);
+  const end = slash < 0 ? name.length : slash;
+  return { key: name.slice(PREFIX.length, end), end };
+}
+
 function knownNames(table: ScenarioTable): string[] {
   return [...table.scenarios.map((s) => `${NAMESPACE}/${s.name}`), ...(table.decorators ?? []).map((d) => `${NAMESPACE}/${d.name}/<rules>/<repository>`)];
 }
 
 /** The decorator a name asks for, with its rules and the inner name; undefined for any other name. */
 export function decoratedName(table: ScenarioTable, name: string): { decorator: Decorator; rules: string; inner: string } | undefined {
-  const [root, key, rules, ...inner] = name.split('/');
-  if (root !== NAMESPACE) return undefined;
+  const { key, end } = scenarioKey(name);
+  if (key === undefined) return undefined;
   const decorator = table.decorators?.find((d) => d.name === key);
   if (!decorator) return undefined;
-  if (rules === undefined || inner.length === 0) {
+  const rulesEnd = end < name.length ? name.indexOf('/', end + 1) : -1;
+  if (rulesEnd < 0) {
     throw new RegistryError('NAME_INVALID', `${NAMESPACE}/${decorator.name} wraps another repository: ${NAMESPACE}/${decorator.name}/<rules>/<repository>, e.g. ${decorator.example}`, {
       detail: { name },
     });
   }
-  return { decorator, rules, inner: inner.join('/') };
+  return { decorator, rules: name.slice(end + 1, rulesEnd), inner: name.slice(rulesEnd + 1) };
 }
 
 /** The decorator that challenges for itself (broken/auth) around the name, at any depth, with its rules. */
