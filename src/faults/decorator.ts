@@ -9,7 +9,7 @@ import { withContext, type ContextOverrides, type RequestContext } from '../http
 import type { ResponsePlan } from '../http/response.js';
 import type { Decorator } from '../scenarios/scenario.js';
 import { checkLimits, FAULT_KEYS, parseRules, rulesInvalid, RulesError, type FaultRules } from './rules.js';
-import { Counters, digestMatches, requestKey, scheduled, selects } from './matcher.js';
+import { Counters, digestMatches, requestKey, scheduled, selects, type Selection } from './matcher.js';
 import { errorPlan, header, headerLies, rangePlan } from './plan.js';
 import { cutConnection, reshapePlan, type ReshapeEnv } from './body.js';
 import { receiveFaults } from './upload.js';
@@ -65,11 +65,21 @@ class FaultDecorator implements Decorator {
     this.counters.clear();
   }
 
-  async handle(ctx: RequestContext, text: string, next: Next): Promise<void> {
-    const rules = this.rules(text, ctx.deps.config.limits.maxTimeoutMs);
+  /** Not async itself: a request the rules do not select goes to next without an extra promise. */
+  handle(ctx: RequestContext, text: string, next: Next): Promise<void> {
+    let rules: FaultRules;
+    try {
+      rules = this.rules(text, ctx.deps.config.limits.maxTimeoutMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const method = ctx.req.method ?? 'GET';
     const selection = selects(rules, ctx.route, method);
     if (selection === 'no') return next(ctx);
+    return this.apply(ctx, text, rules, method, selection, next);
+  }
+
+  private async apply(ctx: RequestContext, text: string, rules: FaultRules, method: string, selection: Selection, next: Next): Promise<void> {
     const key = requestKey(ctx.route, method);
     const due = () => {
       const index = this.counters.take(text, key);
