@@ -1,6 +1,6 @@
 // What the request journal costs: manifest GET by tag with the journal on (the default, 100,000
 // entries) against `--journal-size 0`, the two servers side by side in one run, wrk on each in turn
-// (the order alternates by round), the median of the rounds; target >= 95% of the rate without it.
+// (the order alternates by round), the median of the rounds' ratios; target >= 95% of the rate without it.
 // Then the memory of a full ring: 100,000 entries recorded as the server records them (docker's
 // User-Agent and Accept, a distinct path and digest per entry), the heap after a GC against before;
 // target < 60 MB. The RSS of both servers after the rounds is printed beside it.
@@ -105,10 +105,13 @@ async function main(): Promise<void> {
       }
       console.log(`  round ${round}: ${figures.join(', ')} (load ${load()})`);
     }
-    const ratio = median(rates.on) / median(rates.off);
+    // The median of the rounds' own ratios: each round runs the two back to back, so load that
+    // changes between rounds (a shared machine) falls on both sides of a round's ratio.
+    const ratio = median(rates.on.map((on, round) => on / (rates.off[round] as number)));
     console.log(`journal on (100,000)  ${median(rates.on).toFixed(0)} req/s (median)`);
     console.log(`--journal-size 0      ${median(rates.off).toFixed(0)} req/s (median)`);
-    console.log(`ratio                 ${(ratio * 100).toFixed(1)}%   target >= 95%   ${ratio >= 0.95 ? 'pass' : 'FAIL'}`);
+    console.log(`ratio of the medians  ${((median(rates.on) / median(rates.off)) * 100).toFixed(1)}%`);
+    console.log(`ratio                 ${(ratio * 100).toFixed(1)}% (median of the rounds' ratios)   target >= 95%   ${ratio >= 0.95 ? 'pass' : 'FAIL'}`);
     console.log(`server RSS after the rounds: on ${(rss(on.pid) / MB).toFixed(1)} MB, off ${(rss(off.pid) / MB).toFixed(1)} MB`);
   } finally {
     for (const server of servers) await server.stop();
