@@ -14,6 +14,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { wrk } from './load.js';
+import { cpuSeconds } from './proc.js';
 import { pushSmallImage, smallImage, startBrokenReg, type ServerProcess } from './reference.js';
 import { Journal } from '../src/journal/journal.js';
 import type { RequestLogEntry } from '../src/server/log.js';
@@ -32,10 +33,12 @@ const median = (values: number[]) => {
 };
 const load = () => (os.loadavg()[0] ?? 0).toFixed(2);
 
-async function rate(server: ServerProcess): Promise<number> {
+/** The rate, and the server's CPU time per request (user and system, from /proc) during the run. */
+async function rate(server: ServerProcess): Promise<{ perSecond: number; cpuMicros: number }> {
+  const cpuBefore = cpuSeconds(server.pid);
   const result = await wrk({ url: `${server.url}/v2/${REPO}/manifests/v1`, seconds: SECONDS, threads: 2, connections: 64, headers: { Accept: ACCEPT } });
   if (result.errors > 0) throw new Error(`${server.url}: ${result.errors} errors in ${result.requests} requests`);
-  return result.requestsPerSecond;
+  return { perSecond: result.requestsPerSecond, cpuMicros: ((cpuSeconds(server.pid) - cpuBefore) * 1e6) / result.requests };
 }
 
 function rss(pid: number): number {
@@ -94,14 +97,16 @@ async function main(): Promise<void> {
     const image = smallImage();
     for (const server of servers) await pushSmallImage(server.url, REPO, 'v1', image);
     const rates = { on: [] as number[], off: [] as number[] };
+    const cpu = { on: [] as number[], off: [] as number[] };
     console.log(`manifest GET by tag, wrk ${SECONDS}s x ${ROUNDS} rounds, 2 threads, 64 connections; ${os.cpus().length} CPUs`);
     for (let round = 1; round <= ROUNDS; round++) {
       const order = round % 2 ? (['on', 'off'] as const) : (['off', 'on'] as const);
       const figures: string[] = [];
       for (const which of order) {
-        const value = await rate(which === 'on' ? on : off);
-        rates[which].push(value);
-        figures.push(`${which} ${value.toFixed(0)} req/s`);
+        const { perSecond, cpuMicros } = await rate(which === 'on' ? on : off);
+        rates[which].push(perSecond);
+        cpu[which].push(cpuMicros);
+        figures.push(`${which} ${perSecond.toFixed(0)} req/s (${cpuMicros.toFixed(0)} µs CPU per request)`);
       }
       console.log(`  round ${round}: ${figures.join(', ')} (load ${load()})`);
     }
@@ -112,6 +117,10 @@ async function main(): Promise<void> {
     console.log(`--journal-size 0      ${median(rates.off).toFixed(0)} req/s (median)`);
     console.log(`ratio of the medians  ${((median(rates.on) / median(rates.off)) * 100).toFixed(1)}%`);
     console.log(`ratio                 ${(ratio * 100).toFixed(1)}% (median of the rounds' ratios)   target >= 95%   ${ratio >= 0.95 ? 'pass' : 'FAIL'}`);
+    // Context: the server's own CPU per request does not depend on how much of the two cores wrk
+    // and the machine's other work leave it, so it says what the journal costs with less noise.
+    const cpuRatio = median(cpu.off.map((off, round) => off / (cpu.on[round] as number)));
+    console.log(`server CPU per request: on ${median(cpu.on).toFixed(0)} µs, off ${median(cpu.off).toFixed(0)} µs (medians); off/on ${(cpuRatio * 100).toFixed(1)}% (median of the rounds)`);
     console.log(`server RSS after the rounds: on ${(rss(on.pid) / MB).toFixed(1)} MB, off ${(rss(off.pid) / MB).toFixed(1)} MB`);
   } finally {
     for (const server of servers) await server.stop();
