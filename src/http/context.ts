@@ -16,6 +16,26 @@ export interface ServerDeps {
   clock: Clock;
   /** A source of uniform numbers in [0, 1), for probabilistic behaviour. */
   random: () => number;
+  /**
+   * The certificate the registry serves when it serves TLS, for listeners it opens itself
+   * (broken/redirect's storage origin speaks the registry's scheme with it).
+   */
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+/**
+ * Another response an answer goes to, sent on this request's behalf: broken/redirect's storage origin
+ * serves the URL this request was given through the respond wrappers this request had, so the
+ * decorators outside the redirect (broken/fault) shape the origin's bytes. A wrapper passes it on
+ * unchanged; one that ends a connection ends this one's.
+ */
+export interface Destination {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Aborts when the destination's client goes away. */
+  signal: AbortSignal;
+  /** The answer to req without its Range, for a wrapper that answers the Range itself (range-<mode>). */
+  unranged?: ResponsePlan;
 }
 
 /** The request body as handlers read it: the request itself, or what a decorator made of it. */
@@ -31,8 +51,11 @@ export interface RequestContext {
   signal: AbortSignal;
   /** The request body; read it from here, never from req. */
   body: RequestBody;
-  /** Sends the answer. Every successful response goes through here. */
-  respond(plan: ResponsePlan): Promise<void>;
+  /**
+   * Sends the answer. Every successful response goes through here. With `to`, the answer goes to that
+   * response instead of this request's own (a wrapper passes `to` along as it got it).
+   */
+  respond(plan: ResponsePlan, to?: Destination): Promise<void>;
   /**
    * Tells the request's journal entry and log line what a decorator or run-time rule applied
    * (e.g. "fault: status-503 times 2 of 2"). Optional, so a context made by hand need not have it.
@@ -61,6 +84,6 @@ export function withContext(ctx: RequestContext, overrides: Partial<Pick<Request
       return ctx.signal;
     },
     body: overrides.body ?? ctx.body,
-    respond: overrides.respond ?? ((plan) => ctx.respond(plan)),
+    respond: overrides.respond ?? ((plan, to) => ctx.respond(plan, to)),
   };
 }
