@@ -26,6 +26,10 @@ export interface Ticket {
 
 export type Scheme = 'http' | 'https';
 
+/**
+ * The most URLs kept; the oldest goes first. A ticket holds its registry request's respond chain
+ * (and so that request's context): about 11 KB each, some 110 MB at the limit.
+ */
 const TICKET_LIMIT = 10_000;
 
 export class StorageOrigin {
