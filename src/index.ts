@@ -67,9 +67,9 @@ export async function startRegistry(options: StartOptions = {}): Promise<Running
   const config: ServeConfig = { ...resolveServeConfig({ store: dir, port: String(port), host }, {}), ...overrides };
   let registry: Awaited<ReturnType<typeof buildRegistry>> | undefined;
   try {
-    registry = await buildRegistry({ config, log, decorators });
-    for (const rule of rules) registry.rules.add(rule);
     const tls = config.tlsCert && config.tlsKey ? { cert: await fs.readFile(config.tlsCert), key: await fs.readFile(config.tlsKey) } : undefined;
+    registry = await buildRegistry({ config, log, decorators, tls });
+    for (const rule of rules) registry.rules.add(rule);
     const running = await listen(registry.app, { host, port, tls });
     const built = registry;
     let closing: Promise<void> | undefined;

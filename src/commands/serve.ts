@@ -94,6 +94,7 @@ async function serve(flags: ServeFlags, io: Io): Promise<void> {
   const registry = await buildRegistry({
     config,
     env: io.env,
+    tls,
     log: (entry) => output.line(format(entry)),
     expireUploads: { onError: (error) => io.stderr.write(`broken-reg: upload expiry: ${(error as Error).message}\n`) },
   });

@@ -5,7 +5,7 @@
 // (header lies, Range variants, a reshaped body). A fault changes only what is sent, never what is
 // stored: the inner handler stores what it receives, and its answer is reshaped after the fact.
 import { Readable } from 'node:stream';
-import { withContext, type ContextOverrides, type RequestContext } from '../http/context.js';
+import { withContext, type ContextOverrides, type Destination, type RequestContext } from '../http/context.js';
 import type { ResponsePlan } from '../http/response.js';
 import type { Decorator } from '../scenarios/scenario.js';
 import { checkLimits, FAULT_KEYS, parseRules, rulesInvalid, RulesError, type FaultRules } from './rules.js';
@@ -92,12 +92,12 @@ class FaultDecorator implements Decorator {
       const prefix = rules.digest as string;
       return next(
         withContext(ctx, {
-          respond: async (plan) => {
+          respond: async (plan, to) => {
             const digest = header(plan.headers, 'Docker-Content-Digest');
-            if (typeof digest !== 'string' || !digestMatches(prefix, digest) || !due()) return ctx.respond(plan);
+            if (typeof digest !== 'string' || !digestMatches(prefix, digest) || !due()) return ctx.respond(plan, to);
             if (!(await delayed(ctx, rules))) return;
             if (rules.status !== undefined) return answerStatus(ctx, rules, rules.status);
-            return ctx.respond(outgoing(ctx, rules, plan));
+            return ctx.respond(outgoing(ctx, rules, plan, to), to);
           },
         }),
       );
@@ -155,11 +155,15 @@ function inward(ctx: RequestContext, rules: FaultRules): RequestContext {
       length: Number.isSafeInteger(length) ? length : undefined,
     });
     if (body) overrides.body = body;
-    overrides.respond = (plan) => ctx.respond(headerLies(plan, rules));
+    overrides.respond = (plan, to) => ctx.respond(headerLies(plan, rules), to);
     return withContext(ctx, overrides);
   }
   const range = ctx.req.headers.range;
-  overrides.respond = (plan) => ctx.respond(outgoing(ctx, rules, rules.range && ctx.route.operation === 'blob.get' ? rangePlan(rules.range, plan, range) : plan));
+  overrides.respond = (plan, to) => {
+    // An answer sent to another request (broken/redirect's origin) answers that request's Range.
+    const ranged = rules.range && ctx.route.operation === 'blob.get' ? rangePlan(rules.range, to?.unranged ?? plan, to ? to.req.headers.range : range) : plan;
+    return ctx.respond(outgoing(ctx, rules, ranged, to), to);
+  };
   const inner = withContext(ctx, overrides);
   // range-<mode>: the inner handler answers the whole blob; rangePlan makes the wrong answer from it.
   if (rules.range && range !== undefined && ctx.route.operation === 'blob.get') return withRequest(inner, { ...ctx.req.headers, range: undefined });
@@ -173,8 +177,9 @@ function withRequest(ctx: RequestContext, headers: RequestContext['req']['header
 }
 
 /** An answer on its way out: header lies, then the body reshaped (rate, stall, drip, cut, corrupt). */
-function outgoing(ctx: RequestContext, rules: FaultRules, plan: ResponsePlan): ResponsePlan {
-  const env: ReshapeEnv = { clock: ctx.deps.clock, cut: (kind) => cutConnection(ctx.res, kind) };
+function outgoing(ctx: RequestContext, rules: FaultRules, plan: ResponsePlan, to?: Destination): ResponsePlan {
+  // A cut ends the connection the answer goes out on: the origin's, for an answer sent there.
+  const env: ReshapeEnv = { clock: ctx.deps.clock, cut: (kind) => cutConnection((to ?? ctx).res, kind) };
   // Reshaped first: corrupt and pct offsets use the length before length-none takes it away.
   return headerLies(reshapePlan(plan, rules, env), rules);
 }

@@ -16,6 +16,26 @@ export interface ServerDeps {
   clock: Clock;
   /** A source of uniform numbers in [0, 1), for probabilistic behaviour. */
   random: () => number;
+  /**
+   * The certificate the registry serves when it serves TLS, for listeners it opens itself
+   * (broken/redirect's storage origin speaks the registry's scheme with it).
+   */
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+/**
+ * Another response an answer goes to, sent on this request's behalf: broken/redirect's storage origin
+ * serves the URL this request was given through the respond wrappers this request had, so the
+ * decorators outside the redirect (broken/fault) shape the origin's bytes. A wrapper passes it on
+ * unchanged; one that ends a connection ends this one's.
+ */
+export interface Destination {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Aborts when the destination's client goes away. */
+  signal: AbortSignal;
+  /** The answer to req without its Range, for a wrapper that answers the Range itself (range-<mode>). */
+  unranged?: ResponsePlan;
 }
 
 /** The request body as handlers read it: the request itself, or what a decorator made of it. */
@@ -31,8 +51,11 @@ export interface RequestContext {
   signal: AbortSignal;
   /** The request body; read it from here, never from req. */
   body: RequestBody;
-  /** Sends the answer. Every successful response goes through here. */
-  respond(plan: ResponsePlan): Promise<void>;
+  /**
+   * Sends the answer. Every successful response goes through here. With `to`, the answer goes to that
+   * response instead of this request's own (a wrapper passes `to` along as it got it).
+   */
+  respond(plan: ResponsePlan, to?: Destination): Promise<void>;
   /**
    * Tells the request's journal entry and log line what a decorator or run-time rule applied
    * (e.g. "fault: status-503 times 2 of 2"). Optional, so a context made by hand need not have it.
@@ -67,7 +90,7 @@ class DerivedContext implements RequestContext {
   readonly route: Route;
   readonly deps: ServerDeps;
   readonly body: RequestBody;
-  private readonly respondWith: ((plan: ResponsePlan) => Promise<void>) | undefined;
+  private readonly respondWith: RequestContext['respond'] | undefined;
 
   constructor(
     private readonly outer: RequestContext,
@@ -89,8 +112,8 @@ class DerivedContext implements RequestContext {
     return this.outer.signal;
   }
 
-  respond(plan: ResponsePlan): Promise<void> {
-    return this.respondWith ? this.respondWith(plan) : this.outer.respond(plan);
+  respond(plan: ResponsePlan, to?: Destination): Promise<void> {
+    return this.respondWith ? this.respondWith(plan, to) : this.outer.respond(plan, to);
   }
 
   note(fact: string): void {

@@ -4,7 +4,7 @@
 // belongs to the pull-through proxy.
 import { RegistryError } from '../oci/errors.js';
 import { requireName } from '../oci/reference.js';
-import { withContext, type RequestContext } from '../http/context.js';
+import { withContext, type Destination, type RequestContext } from '../http/context.js';
 import type { ResponsePlan } from '../http/response.js';
 import type { Decorator, RepositoryOperation, Scenario } from './scenario.js';
 import { preparedScenario } from './prepared.js';
@@ -151,10 +151,10 @@ function innerContext(ctx: RequestContext, outer: string, inner: string): Reques
   const to = `/v2/${outer}/`;
   return withContext(ctx, {
     route: { ...ctx.route, name: inner },
-    respond: (plan: ResponsePlan) => {
+    respond: (plan: ResponsePlan, destination?: Destination) => {
       const location = plan.headers.Location;
-      if (typeof location !== 'string' || !location.startsWith(from)) return ctx.respond(plan);
-      return ctx.respond({ ...plan, headers: { ...plan.headers, Location: to + location.slice(from.length) } });
+      if (typeof location !== 'string' || !location.startsWith(from)) return ctx.respond(plan, destination);
+      return ctx.respond({ ...plan, headers: { ...plan.headers, Location: to + location.slice(from.length) } }, destination);
     },
   });
 }

@@ -14,6 +14,8 @@ export interface RedirectQuirks {
   loop: boolean;
   /** Redirect to the other loopback name (localhost for 127.0.0.1 and back): another host, not only another port. */
   otherHost: boolean;
+  /** The origin speaks plain HTTP even when the registry serves TLS: an https → http redirect. */
+  plainHttp: boolean;
 }
 
 export interface RedirectRule {
@@ -58,11 +60,12 @@ export const REDIRECT_RULES: readonly RedirectRule[] = [
     },
   },
   { key: 'host-other', grammar: 'host-other', summary: 'the origin is named by the other loopback name (localhost for 127.0.0.1, and back): another host, not only another port, so clients drop Authorization', example: 'host-other', apply: flag((q) => void (q.otherHost = true)) },
+  { key: 'scheme-http', grammar: 'scheme-http', summary: 'the origin speaks plain HTTP under a TLS registry: an https → http redirect (without it the origin speaks the registry\'s scheme, with its certificate)', example: 'scheme-http', apply: flag((q) => void (q.plainHttp = true)) },
   { key: 'loop', grammar: 'loop', summary: 'the origin redirects to itself forever', example: 'loop', apply: flag((q) => void (q.loop = true)) },
 ];
 
 function defaults(): RedirectQuirks {
-  return { code: 307, authReject: false, authRequire: false, head403: false, once: false, hops: 0, loop: false, otherHost: false };
+  return { code: 307, authReject: false, authRequire: false, head403: false, once: false, hops: 0, loop: false, otherHost: false, plainHttp: false };
 }
 
 /** Parses `<rule>_<rule>...`; a bad rule is a 400 NAME_INVALID naming it and listing the known keys. */

@@ -1,7 +1,7 @@
 // broken/redirect/<rules>/<repository>: blob GET and HEAD of <repository> answer a redirect to the
 // storage origin (storage-origin.ts), which serves the bytes the inner repository would have sent,
 // with the quirks in the rules (redirect-rules.ts). Everything else passes through unchanged.
-import type { RequestContext } from '../http/context.js';
+import { withContext, type Destination, type RequestContext } from '../http/context.js';
 import type { ResponsePlan } from '../http/response.js';
 import { emptyPlan } from '../http/response.js';
 import { requestOrigin } from '../auth/origin.js';
@@ -23,10 +23,18 @@ export function createRedirectDecorator(): Decorator & { close(): Promise<void> 
     const plan = await wholeBlob(ctx, next);
     if (plan.status !== 200) return ctx.respond(plan);
     const now = ctx.deps.clock.now().getTime();
-    origin ??= new StorageOrigin(() => ctx.deps.clock.now().getTime());
-    const asked = new URL(requestOrigin(ctx.req)).hostname.replace(/^\[|\]$/g, '');
-    const hostname = quirks.otherHost ? (asked === 'localhost' ? '127.0.0.1' : 'localhost') : asked;
-    const location = await origin.sign(hostname, { plan, quirks, served: 0, expiresAtMs: quirks.expireMs === undefined ? undefined : now + quirks.expireMs });
+    origin ??= new StorageOrigin(() => ctx.deps.clock.now().getTime(), ctx.deps.tls);
+    const asked = new URL(requestOrigin(ctx.req));
+    const hostname = asked.hostname.replace(/^\[|\]$/g, '');
+    const other = quirks.otherHost ? (hostname === 'localhost' ? '127.0.0.1' : 'localhost') : hostname;
+    // The registry's scheme, unless scheme-http asks for plain HTTP (or the registry was started
+    // without giving its certificate to buildRegistry, when the origin can only speak HTTP).
+    const scheme = asked.protocol === 'https:' && !quirks.plainHttp && origin.secure ? 'https' : 'http';
+    const expiresAtMs = quirks.expireMs === undefined ? undefined : now + quirks.expireMs;
+    // The origin's answers go out through this request's respond: the wrappers of the decorators
+    // outside this one (a fault's cut, corruption or pacing) apply to the bytes the origin sends.
+    const send = (answer: ResponsePlan, to: Destination) => ctx.respond(answer, to);
+    const location = await origin.sign(scheme, other, { plan, quirks, served: 0, expiresAtMs, send });
     const digest = plan.headers['Docker-Content-Digest'];
     return ctx.respond(emptyPlan(quirks.code, { Location: location, ...(digest === undefined ? {} : { 'Docker-Content-Digest': digest }) }));
   }
@@ -50,7 +58,7 @@ async function wholeBlob(ctx: RequestContext, next: (inner: RequestContext) => P
   delete headers.range;
   const req = Object.create(ctx.req, { method: { value: 'GET' }, headers: { value: headers } }) as RequestContext['req'];
   let captured: ResponsePlan | undefined;
-  const inner = Object.assign(Object.create(ctx) as RequestContext, {
+  const inner = withContext(ctx, {
     req,
     route: { ...ctx.route, operation: 'blob.get' as const },
     respond: async (plan: ResponsePlan) => void (captured = plan),

@@ -1,12 +1,17 @@
-// The storage origin of broken/redirect: a second HTTP listener on loopback (another origin than the
+// The storage origin of broken/redirect: a second listener on loopback (another origin than the
 // registry: another port), opened on first use, that serves blobs at presigned-looking URLs the
 // registry redirects to, with the quirks object storage has (S3's errors, URLs that expire or work
-// once, HEAD refused, chains of redirects). It honours Range.
+// once, HEAD refused, chains of redirects). It honours Range. It speaks HTTP, or HTTPS with the
+// registry's certificate (one listener per scheme, each opened when first needed). Its answers go
+// out through the respond wrappers of the registry request that issued the URL, so a decorator
+// outside the redirect (broken/fault) shapes the bytes the origin sends.
 import crypto from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Destination } from '../http/context.js';
 import { parseByteRange } from '../http/request.js';
-import { ChunkPool, writePlan, type Body, type ResponsePlan } from '../http/response.js';
+import type { Body, ResponsePlan } from '../http/response.js';
 import type { RedirectQuirks } from './redirect-rules.js';
 
 export interface Ticket {
@@ -15,21 +20,39 @@ export interface Ticket {
   quirks: RedirectQuirks;
   expiresAtMs?: number;
   served: number;
+  /** Sends the blob's answer: the respond of the registry request that issued the URL, sent to `to`. */
+  send(plan: ResponsePlan, to: Destination): Promise<void>;
 }
 
-const TICKET_LIMIT = 10_000;
+export type Scheme = 'http' | 'https';
+
+/**
+ * The most URLs kept; the oldest goes first (its URL then answers NoSuchKey, as an expired object
+ * would). A ticket holds its registry request's respond chain (and so that request's context),
+ * about 11 KB each, so 2,000 cost some 22 MB; a client follows a redirect at once, and 2,000 blob
+ * GETs between a redirect and its use is far beyond any pull.
+ */
+const TICKET_LIMIT = 2_000;
 
 export class StorageOrigin {
   private readonly tickets = new Map<string, Ticket>();
   private readonly secret = crypto.randomBytes(32);
-  private readonly pool = new ChunkPool();
-  private listening?: Promise<{ server: http.Server; port: number }>;
+  private readonly listening = new Map<Scheme, Promise<{ server: http.Server; port: number }>>();
 
-  constructor(private readonly now: () => number) {}
+  /** tls: the registry's certificate, for the https listener. */
+  constructor(
+    private readonly now: () => number,
+    private readonly tls?: { cert: Buffer; key: Buffer },
+  ) {}
+
+  /** Whether it can speak HTTPS (it has the registry's certificate). */
+  get secure(): boolean {
+    return this.tls !== undefined;
+  }
 
   /** A URL for the blob on this origin, at hostname (the registry's, so only the port differs). */
-  async sign(hostname: string, ticket: Ticket): Promise<string> {
-    const { port } = await this.start();
+  async sign(scheme: Scheme, hostname: string, ticket: Ticket): Promise<string> {
+    const { port } = await this.start(scheme);
     const id = crypto.randomUUID();
     if (this.tickets.size >= TICKET_LIMIT) {
       const oldest = this.tickets.keys().next().value;
@@ -37,7 +60,7 @@ export class StorageOrigin {
     }
     this.tickets.set(id, ticket);
     const host = hostname.includes(':') ? `[${hostname}]` : hostname;
-    return `http://${host}:${port}${this.path(id, ticket.quirks.hops)}`;
+    return `${scheme}://${host}:${port}${this.path(id, ticket.quirks.hops)}`;
   }
 
   private path(id: string, hop: number): string {
@@ -45,23 +68,30 @@ export class StorageOrigin {
     return `/storage/${id}/hop-${hop}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=broken-reg&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=${signature}`;
   }
 
-  private start(): Promise<{ server: http.Server; port: number }> {
-    this.listening ??= new Promise((resolve, reject) => {
-      const server = http.createServer((req, res) => void this.answer(req, res).catch(() => res.destroy()));
-      server.keepAliveTimeout = 5_000;
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port }));
-    });
-    return this.listening;
+  private start(scheme: Scheme): Promise<{ server: http.Server; port: number }> {
+    let listening = this.listening.get(scheme);
+    if (!listening) {
+      listening = new Promise((resolve, reject) => {
+        const answer = (req: http.IncomingMessage, res: http.ServerResponse) => void this.answer(req, res).catch(() => res.destroy());
+        const options = { keepAliveTimeout: 5_000 };
+        if (scheme === 'https' && !this.tls) throw new Error('the storage origin has no certificate for https');
+        const server = scheme === 'https' ? https.createServer({ ...options, ...this.tls }, answer) : http.createServer(options, answer);
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port }));
+      });
+      this.listening.set(scheme, listening);
+    }
+    return listening;
   }
 
   async close(): Promise<void> {
-    if (!this.listening) return;
-    const { server } = await this.listening;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    for (const listening of this.listening.values()) {
+      const { server } = await listening;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    }
   }
 
   private async answer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -89,7 +119,7 @@ export class StorageOrigin {
     ticket.served++;
     const controller = new AbortController();
     res.once('close', () => controller.abort());
-    await writePlan(res, rangePlan(ticket.plan, req.headers.range), { pool: this.pool, signal: controller.signal });
+    await ticket.send(rangePlan(ticket.plan, req.headers.range), { req, res, signal: controller.signal, unranged: ticket.plan });
   }
 }
 

@@ -8,7 +8,7 @@ import type { IncomingMessage, RequestListener, ServerOptions, ServerResponse } 
 import { API_VERSION_HEADER, RegistryError, envelope } from '../oci/errors.js';
 import { serveRepository, type ScenarioTable } from '../scenarios/index.js';
 import { answerCatalog } from '../registry/catalog.js';
-import type { RequestBody, RequestContext, ServerDeps } from '../http/context.js';
+import type { Destination, RequestBody, RequestContext, ServerDeps } from '../http/context.js';
 import { parseRoute, type Route } from '../http/routes.js';
 import { pathOf, queryOf } from '../http/request.js';
 import { ChunkPool, writePlan, type ResponsePlan } from '../http/response.js';
@@ -149,7 +149,8 @@ class Context implements RequestContext {
     (this.notes.applied ??= []).push(fact);
   }
 
-  respond(plan: ResponsePlan): Promise<void> {
+  respond(plan: ResponsePlan, to?: Destination): Promise<void> {
+    if (to) return writePlan(to.res, plan, { pool: this.pool, signal: to.signal });
     return writePlan(this.res, plan, { pool: this.pool, signal: this.signal });
   }
 

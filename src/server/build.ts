@@ -27,6 +27,8 @@ export interface RegistryParts {
   expireUploads?: { onError(error: unknown): void };
   /** Decorators beyond the default table's (`broken/<name>/<rules>/<repository>`, run-time rules). */
   decorators?: readonly Decorator[];
+  /** The certificate the registry is served with (listen's tls), for the listeners it opens itself. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export interface Registry {
@@ -40,7 +42,7 @@ export interface Registry {
   close(): Promise<void>;
 }
 
-export async function buildRegistry({ config, log, clock = systemClock, random = Math.random, env = {}, expireUploads, decorators = [] }: RegistryParts): Promise<Registry> {
+export async function buildRegistry({ config, log, clock = systemClock, random = Math.random, env = {}, expireUploads, decorators = [], tls }: RegistryParts): Promise<Registry> {
   const defaults = defaultScenarios();
   // Given decorators (the library's, tests') come first and replace the built-in one of their name.
   const builtIn = (defaults.decorators ?? []).filter((d) => !decorators.some((given) => given.name === d.name));
@@ -70,7 +72,7 @@ export async function buildRegistry({ config, log, clock = systemClock, random =
   });
   const store = await FsStore.open(config.store);
   const uploads = new Uploads(store, () => clock.now(), { timeoutMs: config.uploadTimeoutMs });
-  const deps: ServerDeps = { store, uploads, config, clock, random };
+  const deps: ServerDeps = { store, uploads, config, clock, random, ...(tls ? { tls } : {}) };
   const proxy = createProxyScenario(config.proxy, { clock, env });
   const endpoints = [auth.endpoint, ...(table.decorators ?? []).flatMap((d) => d.endpoints ?? [])];
   const app = createApp({ deps, scenarios: { ...table, proxy: proxy.scenario }, log: record, guard: auth.guard, endpoints, control, rules });

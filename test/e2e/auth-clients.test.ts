@@ -17,17 +17,25 @@ const CLIENT_TIMEOUT = { timeoutMs: 90_000 };
 const CLIENTS = ['docker', 'podman', 'skopeo'] as const;
 type Client = (typeof CLIENTS)[number];
 
+interface TableRow {
+  /** The rules in the first cell (or a whole decorated prefix, `broken/fault/.../broken/redirect/...`). */
+  rules: string;
+  /** The row says `(https registry)`: pulled from the TLS registry, every client verifying it. */
+  https: boolean;
+  expected: Record<Client, string>;
+}
+
 /** A README client table (auth-clients, redirect-clients): rule → client → "pulls" | "fails". */
-async function readmeTable(marker: string): Promise<Map<string, Record<Client, string>>> {
+async function readmeTable(marker: string): Promise<TableRow[]> {
   const readme = await fs.readFile(README, 'utf8');
   const block = new RegExp(`<!-- ${marker}:start -->([\\s\\S]*?)<!-- ${marker}:end -->`).exec(readme)?.[1] ?? '';
-  const rows = new Map<string, Record<Client, string>>();
+  const rows: TableRow[] = [];
   for (const line of block.split('\n')) {
     const cells = line.split('|').map((cell) => cell.trim());
-    const rule = /^`([^`]+)`$/.exec(cells[1] ?? '')?.[1];
-    if (!rule) continue;
+    const first = /^`([^`]+)`( \(https registry\))?$/.exec(cells[1] ?? '');
+    if (!first?.[1]) continue;
     const outcome = (cell: string | undefined) => /^(pulls|fails)\b/.exec(cell ?? '')?.[1] ?? `unreadable: ${cell ?? ''}`;
-    rows.set(rule, { docker: outcome(cells[2]), podman: outcome(cells[3]), skopeo: outcome(cells[4]) });
+    rows.push({ rules: first[1], https: first[2] !== undefined, expected: { docker: outcome(cells[2]), podman: outcome(cells[3]), skopeo: outcome(cells[4]) } });
   }
   return rows;
 }
@@ -58,14 +66,16 @@ describe('real clients with serve --auth token, --auth basic and broken/auth', {
     const hosts = [token.host, basicRegistry.host, quirks.host];
     skopeo = await createSkopeo(scope, hosts);
     podman = await createPodman(scope, hosts);
-    // dockerd reads CAs only from /etc/docker/certs.d, outside the harness: it speaks TLS to the
-    // insecure-registry host without verifying it.
-    docker = await startDockerd(scope, { insecureRegistries: [...hosts, tls.host] });
-    for (const registry of [token, basicRegistry, quirks]) {
-      ok(await skopeo.copy(`oci:${images.layout}:oci`, `docker://${registry.host}/broken/prepared/e2e/app:v1`, ['--preserve-digests', '--dest-creds', `alice:${USERS.alice}`], CLIENT_TIMEOUT));
+    // dockerd verifies the TLS registry against the test CA (SSL_CERT_FILE), by docker.verifiedHost.
+    docker = await startDockerd(scope, { insecureRegistries: hosts, trust: [ca.caFile] });
+    for (const registry of [token, basicRegistry, quirks, tls]) {
+      const verify = registry === tls ? ['--dest-tls-verify=true', '--dest-cert-dir', ca.certDir] : [];
+      ok(await skopeo.copy(`oci:${images.layout}:oci`, `docker://${registry.host}/broken/prepared/e2e/app:v1`, ['--preserve-digests', '--dest-creds', `alice:${USERS.alice}`, ...verify], CLIENT_TIMEOUT));
     }
   });
   after(() => scope.close());
+  /** The TLS registry as docker names it (verified) and as skopeo and podman do (127.0.0.1, verified with the CA). */
+  const tlsHost = (client: Client) => (client === 'docker' ? docker.verifiedHost(tls.port) : tls.host);
 
   for (const mode of ['token', 'basic'] as const) {
     const registryOf = () => (mode === 'token' ? token : basicRegistry);
@@ -114,7 +124,7 @@ describe('real clients with serve --auth token, --auth basic and broken/auth', {
     });
   }
 
-  test('--auth token over TLS: the realm is https; skopeo and podman verify against the test CA, docker speaks TLS unverified', async (t) => {
+  test('--auth token over TLS: the realm is https; skopeo, podman and docker verify it against the test CA', async (t) => {
     if (!requireTools(t, ...TOOLS)) return;
     const ref = `${tls.host}/broken/prepared/e2e/tls:v1`;
     const verify = ['--dest-tls-verify=true', '--dest-cert-dir', ca.certDir, '--dest-creds', `alice:${USERS.alice}`];
@@ -127,34 +137,44 @@ describe('real clients with serve --auth token, --auth basic and broken/auth', {
     ok(await podman.run(['pull', '--tls-verify=true', '--cert-dir', ca.certDir, '--authfile', authfile, '--signature-policy', path.join(podman.dir, 'policy.json'), ref], CLIENT_TIMEOUT));
     ok(await podman.run(['tag', ref, `${tls.host}/broken/prepared/e2e/tls-podman:v1`]));
     ok(await podman.run(['push', '--tls-verify=true', '--cert-dir', ca.certDir, '--authfile', authfile, '--signature-policy', path.join(podman.dir, 'policy.json'), `${tls.host}/broken/prepared/e2e/tls-podman:v1`], CLIENT_TIMEOUT));
-    ok(await docker.run(['login', '-u', 'alice', '-p', USERS.alice, tls.host], CLIENT_TIMEOUT));
-    ok(await docker.run(['pull', ref], CLIENT_TIMEOUT));
-    ok(await docker.run(['tag', ref, `${tls.host}/broken/prepared/e2e/tls-docker:v1`]));
-    ok(await docker.run(['push', `${tls.host}/broken/prepared/e2e/tls-docker:v1`], CLIENT_TIMEOUT));
-    ok(await docker.run(['logout', tls.host]));
+    const verified = tlsHost('docker');
+    ok(await docker.run(['login', '-u', 'alice', '-p', USERS.alice, verified], CLIENT_TIMEOUT));
+    ok(await docker.run(['pull', `${verified}/broken/prepared/e2e/tls:v1`], CLIENT_TIMEOUT));
+    ok(await docker.run(['tag', `${verified}/broken/prepared/e2e/tls:v1`, `${verified}/broken/prepared/e2e/tls-docker:v1`]));
+    ok(await docker.run(['push', `${verified}/broken/prepared/e2e/tls-docker:v1`], CLIENT_TIMEOUT));
+    ok(await docker.run(['logout', verified]));
     // Every token request of these clients went to the https realm.
     const realm = tls.logs.filter((entry) => entry.scenario === 'token');
     assert.ok(realm.length >= 3, 'the clients asked the realm');
     assert.ok(tls.logs.filter((entry) => entry.path.startsWith('/v2/broken/prepared/e2e/tls-docker/') && entry.method === 'PUT').length >= 1, 'docker pushed over TLS');
   });
 
-  /** An anonymous pull of broken/<decorator>/<rules>/...; the local copy is removed afterwards. */
-  async function pullThrough(client: Client, rules: string, decorator = 'auth'): Promise<RunResult> {
-    const name = `${quirks.host}/broken/${decorator}/${rules}/broken/prepared/e2e/app:v1`;
-    if (client === 'skopeo') return skopeo.copy(`docker://${name}`, `dir:${await makeTempDir(scope.context, 'broken-reg-e2e-auth-dir-')}`, [], CLIENT_TIMEOUT);
+  /**
+   * An anonymous pull of broken/<decorator>/<rules>/... (rules starting with broken/ are a whole
+   * decorated prefix), from the TLS registry with verification when https; the local copy is removed
+   * afterwards.
+   */
+  async function pullThrough(client: Client, rules: string, decorator = 'auth', https = false): Promise<RunResult> {
+    const prefix = rules.startsWith('broken/') ? rules : `broken/${decorator}/${rules}`;
+    const name = `${https ? tlsHost(client) : quirks.host}/${prefix}/broken/prepared/e2e/app:v1`;
+    if (client === 'skopeo') {
+      const verify = https ? ['--src-tls-verify=true', '--src-cert-dir', ca.certDir] : [];
+      return skopeo.copy(`docker://${name}`, `dir:${await makeTempDir(scope.context, 'broken-reg-e2e-auth-dir-')}`, verify, CLIENT_TIMEOUT);
+    }
     // No layer may be there already, or the client would not fetch the blobs the rules are about.
     if (client === 'docker') ok(await docker.run(['image', 'prune', '--all', '--force'], CLIENT_TIMEOUT));
     else ok(await podman.run(['rmi', '--all', '--force'], CLIENT_TIMEOUT));
-    return client === 'docker' ? docker.run(['pull', name], CLIENT_TIMEOUT) : podman.pull(name, [], CLIENT_TIMEOUT);
+    if (client === 'docker') return docker.run(['pull', name], CLIENT_TIMEOUT);
+    return podman.pull(name, https ? ['--tls-verify=true', '--cert-dir', ca.certDir] : [], CLIENT_TIMEOUT);
   }
 
   test('broken/auth rules: each client pulls or fails as the README client table says', async (t) => {
     if (!requireTools(t, ...TOOLS)) return;
     const table = await readmeTable('auth-clients');
-    assert.ok(table.size >= 8, 'the README has the client table');
+    assert.ok(table.length >= 8, 'the README has the client table');
     const observed: string[] = [];
     const mismatches: string[] = [];
-    for (const [rules, expected] of table) {
+    for (const { rules, expected } of table) {
       for (const client of CLIENTS) {
         const result = await pullThrough(client, rules);
         assert.ok(!result.timedOut, `${client} ${rules} did not hang`);
@@ -176,16 +196,26 @@ describe('real clients with serve --auth token, --auth basic and broken/auth', {
   test('broken/redirect rules: each client pulls or fails as the README redirect table says', async (t) => {
     if (!requireTools(t, ...TOOLS)) return;
     const table = await readmeTable('redirect-clients');
-    assert.ok(table.size >= 6, 'the README has the redirect table');
+    assert.ok(table.length >= 6, 'the README has the redirect table');
+    assert.ok(table.some((row) => row.https && row.rules === 'scheme-http'), 'the table has scheme-http under TLS');
     const observed: string[] = [];
     const mismatches: string[] = [];
-    for (const [rules, expected] of table) {
+    for (const { rules, https, expected } of table) {
       for (const client of CLIENTS) {
-        const result = await pullThrough(client, rules, 'redirect');
+        const registry = https ? tls : quirks;
+        // A fault's counts (times-1) are per registry: each client starts from the first request.
+        if (rules.startsWith('broken/fault/')) assert.equal((await fetch(`${registry.url}/_broken/reset`, { method: 'POST', signal: AbortSignal.timeout(5_000) })).status, 204);
+        const before = registry.logs.length;
+        const result = await pullThrough(client, rules, 'redirect', https);
         assert.ok(!result.timedOut, `${client} ${rules} did not hang`);
         const outcome = result.code === 0 ? 'pulls' : 'fails';
-        observed.push(`| \`${rules}\` | ${client} | ${outcome} | ${result.stderr.trim().split('\n').pop()?.slice(0, 200) ?? ''}`);
-        if (outcome !== expected[client]) mismatches.push(`${rules} ${client}: README says ${expected[client]}, observed ${outcome}`);
+        const row = `${rules}${https ? ' (https)' : ''}`;
+        const blobGets = registry.logs.slice(before).filter((entry) => entry.method === 'GET' && entry.path.includes('/blobs/')).length;
+        observed.push(`| \`${row}\` | ${client} | ${outcome} | ${blobGets} blob GETs | ${result.stderr.trim().split('\n').pop()?.slice(0, 200) ?? ''}`);
+        if (outcome !== expected[client]) mismatches.push(`${row} ${client}: README says ${expected[client]}, observed ${outcome}`);
+        // Every row's pull met the redirect: the registry answered a blob GET with one.
+        const redirects = registry.logs.slice(before).filter((entry) => entry.path.includes('/blobs/') && entry.status >= 301 && entry.status <= 308);
+        assert.ok(redirects.length > 0, `${row} ${client}: the registry redirected a blob`);
       }
     }
     assert.deepEqual(mismatches, [], `observed:\n${observed.join('\n')}`);

@@ -7,6 +7,7 @@ import type { TestContext } from 'node:test';
 import { parseWwwAuthenticate } from '../../src/proxy/auth.js';
 import { makeTempDir, startRegistry, type StartOptions, type TestRegistry } from './registry.js';
 import { ok, run } from './run.js';
+import { VERIFIED_NAME } from './name-proxy.js';
 import type { ImageParts } from './oci-http.js';
 import { REQUEST_TIMEOUT_MS } from './oci-http.js';
 import type { AuthOptions } from '../../src/auth/options.js';
@@ -128,7 +129,8 @@ export async function makeTestCa(t: TestContext | { after(fn: () => unknown): vo
   const openssl = async (args: string[]) => ok(await run('openssl', args, { timeoutMs: 30_000 }));
   await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '1', '-subj', '/CN=broken-reg test CA']);
   await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=127.0.0.1']);
-  await fs.writeFile(file('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  // VERIFIED_NAME too: the name dockerd reaches this certificate's registry by and verifies it for.
+  await fs.writeFile(file('ext.cnf'), `subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:${VERIFIED_NAME}\n`);
   await openssl(['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('server.crt'), '-days', '1', '-extfile', file('ext.cnf')]);
   const certDir = file('certs');
   await fs.mkdir(certDir);

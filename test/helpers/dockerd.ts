@@ -5,6 +5,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { run, type RunOptions, type RunResult, type AfterLike, tempDir, cleanEnv, waitFor, tail } from './run.js';
+import { startNameProxy, VERIFIED_NAME } from './name-proxy.js';
+
+/** Where Debian keeps the system's CA bundle; added to the daemon's trust when present. */
+const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 // ---- docker with a private dockerd ------------------------------------------------------------
 
@@ -17,11 +21,21 @@ export interface Docker {
   stop(): Promise<void>;
   /** The daemon's log so far, for failure messages. */
   log(): Promise<string>;
+  /**
+   * The name under which this daemon reaches the registry on 127.0.0.1:port with the certificate
+   * verified against `trust` (see name-proxy.ts); only for a daemon started with `trust`.
+   */
+  verifiedHost(port: number): string;
 }
 
 export interface DockerdOptions {
   /** host:port of registries to reach over plain HTTP (127.0.0.0/8 already is, by default). */
   insecureRegistries?: string[];
+  /**
+   * CA certificates (PEM files) the daemon trusts, with the system bundle: its SSL_CERT_FILE. With
+   * them the daemon reaches verifiedHost(port) through a loopback proxy and verifies its TLS.
+   */
+  trust?: string[];
   startTimeoutMs?: number;
   stopTimeoutMs?: number;
 }
@@ -62,8 +76,19 @@ export async function startDockerd(owner: AfterLike, options: DockerdOptions = {
     '--bridge=none',
     ...(options.insecureRegistries ?? []).flatMap((host) => ['--insecure-registry', host]),
   ];
+  // Go's crypto/x509 takes the system pool from SSL_CERT_FILE; dockerd has no other way to trust a
+  // CA outside /etc/docker/certs.d. The proxy is how it reaches VERIFIED_NAME (name-proxy.ts).
+  const trustEnv: NodeJS.ProcessEnv = {};
+  if (options.trust) {
+    const bundle = path.join(dir, 'ca-bundle.crt');
+    const parts = await Promise.all([...options.trust, ...(existsSync(SYSTEM_BUNDLE) ? [SYSTEM_BUNDLE] : [])].map((file) => fs.readFile(file, 'utf8')));
+    await fs.writeFile(bundle, parts.map((pem) => (pem.endsWith('\n') ? pem : `${pem}\n`)).join(''));
+    const proxy = await startNameProxy();
+    owner.after(() => proxy.close());
+    Object.assign(trustEnv, { SSL_CERT_FILE: bundle, SSL_CERT_DIR: path.join(dir, 'no-cert-dir'), HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url, NO_PROXY: '', GODEBUG: 'netdns=go' });
+  }
   const logFd = openSync(logFile, 'a');
-  const child = spawn('dockerd', args, { stdio: ['ignore', logFd, logFd], env: cleanEnv(home) });
+  const child = spawn('dockerd', args, { stdio: ['ignore', logFd, logFd], env: cleanEnv(home, trustEnv) });
   closeSync(logFd);
   child.on('error', () => undefined); // a failed spawn shows as pid === undefined below
   // Never hold the test process open: if cleanup is skipped, the 'exit' hook below still kills it.
@@ -110,6 +135,10 @@ export async function startDockerd(owner: AfterLike, options: DockerdOptions = {
     pid,
     run: (cliArgs, runOptions = {}) => run('docker', ['-H', `unix://${socket}`, ...cliArgs], { env, ...runOptions }),
     log: () => fs.readFile(logFile, 'utf8').catch(() => ''),
+    verifiedHost: (port) => {
+      if (!options.trust) throw new Error('verifiedHost needs a dockerd started with trust');
+      return `${VERIFIED_NAME}:${port}`;
+    },
     stop: async () => {
       process.off('exit', killAll);
       process.off('SIGTERM', onSignal);

@@ -54,7 +54,7 @@ export async function startRegistry(t: TestContext, options: StartOptions = {}):
   const storeDir = options.storeDir ?? (await makeTempDir(undefined));
   const config: ServeConfig = { ...resolveServeConfig({ store: storeDir, port: '0' }, {}), proxy: OFFLINE_PROXY, ...options.config };
   const logs: RequestLogEntry[] = [];
-  const registry = await buildRegistry({ config, log: (entry) => logs.push(entry), clock: options.clock, random: options.random, decorators: options.decorators });
+  const registry = await buildRegistry({ config, log: (entry) => logs.push(entry), clock: options.clock, random: options.random, decorators: options.decorators, tls: options.tls });
   const { deps } = registry;
   const server = await listen(registry.app, { host: '127.0.0.1', port: 0, tls: options.tls });
   let stopped = false;
