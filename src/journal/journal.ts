@@ -4,8 +4,8 @@
 // string table (strings.ts), so a request leaves no object of its own behind. Strings repeat from
 // request to request (method, path, repository, User-Agent...), so the table holds each once, and it
 // forgets a string as soon as no entry in the ring uses it. The collector then has almost nothing to
-// trace however full the ring is; facts most requests lack (Range, auth, applied rules) are kept in
-// a small map by slot.
+// trace however full the ring is; facts most requests lack (Range, applied rules, the error code) are
+// kept in a small map by slot.
 import type { RequestLogEntry } from '../server/log.js';
 import { globPattern } from './glob.js';
 import { StringTable, NONE } from './strings.js';
@@ -31,13 +31,13 @@ export interface JournalFilter {
 /** Facts most requests lack, kept per slot only for the entries that have them. */
 interface Rare {
   range?: string;
-  auth?: string;
   applied?: string[];
   error?: string;
 }
 
 /** The string fields of an entry, each stored as a column of string-table ids. */
-const TEXT_FIELDS = ['method', 'path', 'operation', 'repository', 'reference', 'scenario', 'client', 'userAgent', 'accept'] as const;
+// auth is here, not among the rare facts: a client that logged in sends Authorization on every request.
+const TEXT_FIELDS = ['method', 'path', 'operation', 'repository', 'reference', 'scenario', 'client', 'userAgent', 'accept', 'auth'] as const;
 type TextField = (typeof TEXT_FIELDS)[number];
 
 export type JournalListener = (entry: JournalEntry) => void;
@@ -98,10 +98,9 @@ export class Journal {
     const strings = this.strings;
     const text = this.text;
     for (const field of TEXT_FIELDS) (text[field] as Uint32Array)[slot] = strings.take(entry[field]);
-    if (entry.range !== undefined || entry.auth !== undefined || entry.applied !== undefined || entry.error !== undefined) {
+    if (entry.range !== undefined || entry.applied !== undefined || entry.error !== undefined) {
       const rare: Rare = {};
       if (entry.range !== undefined) rare.range = entry.range;
-      if (entry.auth !== undefined) rare.auth = entry.auth;
       if (entry.applied !== undefined) rare.applied = [...entry.applied];
       if (entry.error !== undefined) rare.error = entry.error;
       this.rare.set(slot, rare);
@@ -201,7 +200,8 @@ export class Journal {
     if (accept !== undefined) entry.accept = accept;
     const rare = this.rare.get(slot);
     if (rare?.range !== undefined) entry.range = rare.range;
-    if (rare?.auth !== undefined) entry.auth = rare.auth;
+    const auth = text('auth');
+    if (auth !== undefined) entry.auth = auth;
     if (rare?.applied !== undefined) entry.applied = [...rare.applied];
     if (rare?.error !== undefined) entry.error = rare.error;
     return entry;
