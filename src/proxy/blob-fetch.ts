@@ -49,6 +49,20 @@ const RECENT_BYTES = 8 << 20;
  */
 const WRITE_LAG_BYTES = 16 << 20;
 
+/**
+ * The body goes at the pace of its fastest consumer, the writes or a reader: it is paused when the
+ * writes are WRITE_LAG_BYTES behind and no reader keeps up (as before: nobody waits for the rest but
+ * the disk, and no second request is made), and once the writes fell behind, before the bytes the
+ * fastest reader has not read leave memory (a client slower than the upstream is not left to wait
+ * for the disk). A reader that holds the body longer than PACE_MS (a stalled client) no longer does.
+ */
+const PACE_MS = 2_000;
+
+/** Where a reader is: it has had every byte before position. */
+export interface Cursor {
+  position: number;
+}
+
 export class BlobFetch {
   /** The file the blob is written to while it is fetched (known once started settles). */
   tempPath = '';
@@ -71,6 +85,11 @@ export class BlobFetch {
   /** The last chunks received, with their offsets: readers keeping up take bytes from here. */
   private recent: { offset: number; bytes: Uint8Array }[] = [];
   private recentSize = 0;
+  private readonly cursors = new Set<Cursor>();
+  /** The body while it is read, with what decides whether it flows (see regulate). */
+  private live?: { body: Readable; fed: number; hashBehind: boolean; held: boolean; paused: boolean; timer?: NodeJS.Timeout };
+  /** A reader held the body longer than PACE_MS: the readers no longer pace it. */
+  private unpaced = false;
   private changed!: Promise<void>;
   private notifyScheduled = false;
   private signalChange!: () => void;
@@ -118,6 +137,52 @@ export class BlobFetch {
     return slices;
   }
 
+  /** Registers a reader; the body may wait for it (see PACE_MS). Returns the function to call when it ends. */
+  follow(cursor: Cursor): () => void {
+    this.cursors.add(cursor);
+    return () => {
+      this.cursors.delete(cursor);
+      this.regulate();
+    };
+  }
+
+  /** A reader took bytes: the body goes on if it waited for them. */
+  moved(): void {
+    if (this.live?.held) this.regulate();
+  }
+
+  /** Whether the fastest reader still has all it has not read in memory, a MiB to spare. */
+  private leadKeepsUp(): boolean {
+    let lead = -Infinity;
+    for (const cursor of this.cursors) lead = Math.max(lead, cursor.position);
+    return this.received - lead <= RECENT_BYTES - (1 << 20);
+  }
+
+  /** Pauses or resumes the body: for the hashing thread, the writes and the fastest reader (PACE_MS). */
+  private regulate(): void {
+    const live = this.live;
+    if (!live) return;
+    const writesBehind = live.fed - this.written > WRITE_LAG_BYTES;
+    let held = false;
+    if (this.detachedAt === undefined) held = writesBehind && !this.leadKeepsUp();
+    else held = !this.unpaced && this.cursors.size > 0 && !this.leadKeepsUp();
+    if (held && this.detachedAt !== undefined && !live.timer) {
+      live.timer = setTimeout(() => {
+        this.unpaced = true;
+        this.regulate();
+      }, PACE_MS);
+    } else if (!held && live.timer) {
+      clearTimeout(live.timer);
+      live.timer = undefined;
+    }
+    live.held = held;
+    const pause = held || live.hashBehind;
+    if (pause === live.paused) return;
+    live.paused = pause;
+    if (pause) live.body.pause();
+    else live.body.resume();
+  }
+
   private remember(bytes: Uint8Array): void {
     this.recent.push({ offset: this.received, bytes });
     this.received += bytes.length;
@@ -161,7 +226,7 @@ export class BlobFetch {
       started();
       const received = store.digester(digest.algorithm);
       digests.push(received);
-      const rest = await this.receive(source, writer, received, digest);
+      const { rest, writing } = await this.receive(source, writer, received, digest);
       if (rest) digests.push(rest);
       if (this.size !== undefined && this.size !== this.received) {
         throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} announced ${this.size} bytes of ${digest.text} and sent ${this.received}`, {
@@ -171,7 +236,7 @@ export class BlobFetch {
       await check(received, digest, source.host, this.received);
       this.verified = true;
       this.notify();
-      if (rest) await this.catchUp(open, writer, rest, digest);
+      if (rest) await this.catchUp(open, writer, writing, rest, digest);
       // Verified above, from the bytes as they were written: the writer keeps them under that digest.
       const info = await writer.commit(digest);
       await onStored(info);
@@ -194,67 +259,71 @@ export class BlobFetch {
 
   /**
    * Reads the body to its end: into memory for readers, into the running digest, and to the file until
-   * its writes fall behind. Resolves once every byte fed to the file is written, with a fork of the
-   * digest at detachedAt when they fell behind (the digest of the file's bytes, to go on from there).
+   * its writes fall behind. Resolves once the body ended and, while the writes kept up, all of it is
+   * written; when they fell behind, with a fork of the digest at detachedAt (to check the file's bytes
+   * from there on) and the writes still under way.
    */
-  private async receive(source: BlobSource, writer: BlobWriter, received: RunningDigest, digest: Digest): Promise<RunningDigest | undefined> {
+  private async receive(source: BlobSource, writer: BlobWriter, received: RunningDigest, digest: Digest): Promise<{ rest?: RunningDigest; writing: Promise<number> }> {
     const { body } = source;
     const feed = new Readable({ read() {} });
-    let fed = 0;
+    const live = { body, fed: 0, hashBehind: false, held: false, paused: false, timer: undefined as NodeJS.Timeout | undefined };
+    this.live = live;
     let rest: RunningDigest | undefined;
     const writing = writer.write(feed, (end) => {
       this.written = end;
       this.notify(); // for readers waiting for bytes that left memory before they reached the disk
+      if (live.held) this.regulate();
     });
     const onData = (chunk: Uint8Array) => {
       if (chunk.length === 0) return;
       this.remember(chunk);
       this.notifySoon();
       if (!received.update(chunk)) {
-        body.pause();
-        void received.drained().then(() => body.resume());
+        live.hashBehind = true;
+        void received.drained().then(() => {
+          live.hashBehind = false;
+          this.regulate();
+        });
       }
-      if (this.detachedAt !== undefined) return;
-      feed.push(chunk);
-      fed += chunk.length;
-      if (fed - this.written > WRITE_LAG_BYTES) {
-        this.detachedAt = fed;
-        rest = received.fork();
-        feed.push(null);
+      if (this.detachedAt === undefined) {
+        feed.push(chunk);
+        live.fed += chunk.length;
+        // The writes are far behind while a reader keeps up: they stop following the body.
+        if (live.fed - this.written > WRITE_LAG_BYTES && this.leadKeepsUp()) {
+          this.detachedAt = live.fed;
+          rest = received.fork();
+          feed.push(null);
+        }
       }
+      this.regulate();
     };
     body.on('data', onData);
-    let cut: unknown;
-    const receiving = finished(body).then(
-      () => {
-        if (this.detachedAt === undefined) feed.push(null);
-      },
-      (error: unknown) => {
-        cut = error;
-        throw error;
-      },
-    );
+    // Once the writes fell behind, the body goes on without them: their promise is awaited later.
+    writing.catch(() => undefined);
     try {
-      await Promise.all([receiving, writing]);
-      return rest;
+      await finished(body);
+      if (this.detachedAt === undefined) feed.push(null);
     } catch (error) {
-      const fromUpstream = cut !== undefined; // else the store's side: a failed write
       body.destroy(); // nothing will read the rest
       feed.destroy();
       await writing.catch(() => undefined); // no write in flight once it settles: the file may go
       rest?.close();
-      if (!fromUpstream) throw error;
-      const message = cut instanceof Error ? cut.message : String(cut);
+      const message = error instanceof Error ? error.message : String(error);
       throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} cut ${digest.text} off after ${this.received} bytes: ${message}`, {
         detail: { upstream: source.host },
       });
     } finally {
       body.off('data', onData);
+      clearTimeout(live.timer);
+      this.live = undefined;
     }
+    if (!rest) await writing;
+    return { rest, writing };
   }
 
   /** The file's writes fell behind: the rest of the blob from a second request, checked with rest. */
-  private async catchUp(open: OpenSource, writer: BlobWriter, rest: RunningDigest, digest: Digest): Promise<void> {
+  private async catchUp(open: OpenSource, writer: BlobWriter, writing: Promise<number>, rest: RunningDigest, digest: Digest): Promise<void> {
+    await writing;
     const from = this.detachedAt ?? 0;
     const source = await open(from);
     try {

@@ -42,9 +42,13 @@ async function* readAlong(fetch: BlobFetch, start: number, end: number, signal: 
     yield* bodyChunks({ kind: 'file', path: stored.path, start, end: Math.min(end, stored.size - 1) }, signal);
     return;
   }
+  const cursor = { position: start };
+  const unfollow = fetch.follow(cursor);
   try {
     let position = start;
     while (position <= end) {
+      cursor.position = position;
+      fetch.moved();
       if (fetch.state === 'failed') throw fetch.error;
       const limit = Math.min(fetch.readableLimit(), end + 1);
       if (position >= limit) {
@@ -71,6 +75,7 @@ async function* readAlong(fetch: BlobFetch, start: number, end: number, signal: 
       }
     }
   } finally {
+    unfollow();
     await handle.close().catch(() => undefined);
   }
 }

@@ -49,6 +49,8 @@ export class FileHasher {
   private readonly waiting = new Map<number, { resolve: (hex: string) => void; reject: (error: Error) => void }>();
   /** Running digests by job id: each gets its slabs back, and hears when the thread stops. */
   private readonly running = new Map<number, RunningDigest>();
+  /** Slabs on the thread: the process waits for them as it waits for a digest. */
+  private slabsOut = 0;
 
   constructor(private readonly idleMs = DEFAULT_IDLE_MS) {}
 
@@ -98,7 +100,9 @@ export class FileHasher {
     worker.postMessage(first(id));
     const thread: HashThread = {
       send: (message, transfer) => {
-        if (this.worker === worker) worker.postMessage(message, transfer);
+        if (this.worker !== worker) return;
+        if (this.slabsOut++ === 0) this.updateRef();
+        worker.postMessage(message, transfer);
       },
       fork: () => this.runningDigest((forked) => ({ type: 'fork', id, into: forked })),
       digest: () =>
@@ -127,6 +131,7 @@ export class FileHasher {
     const worker = this.worker;
     this.worker = undefined;
     this.jobs.clear();
+    this.slabsOut = 0;
     if (worker) await worker.terminate();
     this.failAll(new Error('the hasher was closed'));
     this.stopRunning();
@@ -136,7 +141,10 @@ export class FileHasher {
     if (this.worker) return this.worker;
     const worker = new Worker(new URL('./hash-worker.js', import.meta.url));
     worker.on('message', (reply: HasherReply) => {
-      if ('slab' in reply) return this.running.get(reply.id)?.returned(reply.slab);
+      if ('slab' in reply) {
+        if (--this.slabsOut === 0) this.updateRef();
+        return this.running.get(reply.id)?.returned(reply.slab);
+      }
       const waiter = this.waiting.get(reply.id);
       if (!waiter) return;
       this.waiting.delete(reply.id);
@@ -148,6 +156,7 @@ export class FileHasher {
       if (this.worker !== worker) return;
       this.worker = undefined;
       this.jobs.clear();
+      this.slabsOut = 0;
       this.failAll(error);
       this.stopRunning();
     };
@@ -162,7 +171,7 @@ export class FileHasher {
   private updateRef(): void {
     const worker = this.worker;
     if (!worker) return;
-    if (this.waiting.size > 0) worker.ref();
+    if (this.waiting.size > 0 || this.slabsOut > 0) worker.ref();
     else worker.unref();
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
