@@ -50,11 +50,12 @@ const RECENT_BYTES = 8 << 20;
 const WRITE_LAG_BYTES = 16 << 20;
 
 /**
- * The body goes at the pace of its fastest consumer, the writes or a reader: it is paused when the
- * writes are WRITE_LAG_BYTES behind and no reader keeps up (as before: nobody waits for the rest but
- * the disk, and no second request is made), and once the writes fell behind, before the bytes the
- * fastest reader has not read leave memory (a client slower than the upstream is not left to wait
- * for the disk). A reader that holds the body longer than PACE_MS (a stalled client) no longer does.
+ * The body goes at the pace of the faster of the writes and the readers reading from memory: it is
+ * paused when the writes are behind and the readers do not keep up (and, with no readers, for the
+ * writes alone, as before: no second request when nobody waits but the disk), and once the writes
+ * fell behind, before bytes a reader has not read leave memory (a client slower than the upstream
+ * is not sent to wait for the disk). A reader that holds the body longer than PACE_MS (a stalled
+ * client) no longer does: from then on, the body goes at the upstream's pace.
  */
 const PACE_MS = 2_000;
 
@@ -151,21 +152,27 @@ export class BlobFetch {
     if (this.live?.held) this.regulate();
   }
 
-  /** Whether the fastest reader still has all it has not read in memory, a MiB to spare. */
-  private leadKeepsUp(): boolean {
-    let lead = -Infinity;
-    for (const cursor of this.cursors) lead = Math.max(lead, cursor.position);
-    return this.received - lead <= RECENT_BYTES - (1 << 20);
+  /**
+   * Whether the readers reading from memory (not those already reading the file) still have what they
+   * have not read there, a MiB to spare; false when there are none.
+   */
+  private readersKeepUp(): boolean {
+    const windowStart = this.recent[0]?.offset ?? this.received;
+    let trail = Infinity;
+    for (const cursor of this.cursors) if (cursor.position >= windowStart) trail = Math.min(trail, cursor.position);
+    return this.received - trail <= RECENT_BYTES - (1 << 20);
   }
 
-  /** Pauses or resumes the body: for the hashing thread, the writes and the fastest reader (PACE_MS). */
+  /** Pauses or resumes the body: for the hashing thread, the writes and the readers (PACE_MS). */
   private regulate(): void {
     const live = this.live;
     if (!live) return;
-    const writesBehind = live.fed - this.written > WRITE_LAG_BYTES;
+    // Attached, the writes hold the body back once they are behind by what memory keeps for readers,
+    // unless the readers keep up (a reader out of memory would wait for the writes anyway).
+    const writesBehind = live.fed - this.written > RECENT_BYTES - (1 << 20);
     let held = false;
-    if (this.detachedAt === undefined) held = writesBehind && !this.leadKeepsUp();
-    else held = !this.unpaced && this.cursors.size > 0 && !this.leadKeepsUp();
+    if (this.detachedAt === undefined) held = writesBehind && !this.readersKeepUp();
+    else held = !this.unpaced && this.cursors.size > 0 && !this.readersKeepUp();
     if (held && this.detachedAt !== undefined && !live.timer) {
       live.timer = setTimeout(() => {
         this.unpaced = true;
@@ -288,8 +295,8 @@ export class BlobFetch {
       if (this.detachedAt === undefined) {
         feed.push(chunk);
         live.fed += chunk.length;
-        // The writes are far behind while a reader keeps up: they stop following the body.
-        if (live.fed - this.written > WRITE_LAG_BYTES && this.leadKeepsUp()) {
+        // The writes are far behind while the readers keep up: they stop following the body.
+        if (live.fed - this.written > WRITE_LAG_BYTES && this.readersKeepUp()) {
           this.detachedAt = live.fed;
           rest = received.fork();
           feed.push(null);
@@ -326,8 +333,12 @@ export class BlobFetch {
     await writing;
     const from = this.detachedAt ?? 0;
     const source = await open(from);
+    const skip = from - source.start;
+    // The writes pause the body at the disk's pace, far below the hash's: it is fed beside them.
+    const onData = (chunk: Uint8Array) => void rest.update(chunk);
+    if (skip === 0) source.body.on('data', onData);
     try {
-      await writer.write(hashedFrom(source.body, from - source.start, rest), (end) => {
+      await writer.write(skip === 0 ? source.body : skipped(source.body, skip, rest), (end) => {
         this.written = end;
         this.notify();
       });
@@ -337,6 +348,8 @@ export class BlobFetch {
       throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} failed the rest of ${digest.text} from ${from}: ${message}`, {
         detail: { upstream: source.host },
       });
+    } finally {
+      source.body.off('data', onData);
     }
     if (this.written !== this.received) {
       throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} sent ${this.written - from} bytes of ${digest.text} from ${from}, not ${this.received - from}`, {
@@ -358,15 +371,12 @@ async function check(running: RunningDigest, digest: Digest, host: string, size:
 }
 
 /** The body from skip bytes on (the upstream ignored a Range), fed to digest on the way, at its pace. */
-async function* hashedFrom(body: Readable, skip: number, digest: RunningDigest): AsyncIterable<Uint8Array> {
+async function* skipped(body: Readable, skip: number, digest: RunningDigest): AsyncIterable<Uint8Array> {
   for await (const whole of body as AsyncIterable<Uint8Array>) {
-    let chunk = whole;
-    if (skip > 0) {
-      const dropped = Math.min(skip, chunk.length);
-      skip -= dropped;
-      chunk = chunk.subarray(dropped);
-      if (chunk.length === 0) continue;
-    }
+    const dropped = Math.min(skip, whole.length);
+    skip -= dropped;
+    const chunk = dropped > 0 ? whole.subarray(dropped) : whole;
+    if (chunk.length === 0) continue;
     if (!digest.update(chunk)) await digest.drained();
     yield chunk;
   }
