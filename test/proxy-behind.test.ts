@@ -129,3 +129,22 @@ test('a corrupt body fails the client at the end while the store cannot write, a
   assert.ok(await eventually(async () => (await fs.readdir(path.join(proxy.storeDir, 'tmp'))).length === 0, 500));
   assert.equal(await proxy.deps.store.blob(parseDigest(blob.digest)!), undefined);
 });
+
+test('with no client left to wait, the body waits for the writes: no second request', async (t) => {
+  const blob = randomContent(SIZE, 35);
+  const { front, ranges } = await rangeFront(t, blob);
+  const proxy = await proxyFor(t, front);
+  const writes = await holdWrites(t, proxy.storeDir);
+  const controller = new AbortController();
+  const response = await fetch(`${proxy.url}/v2/gone/blobs/${blob.digest}`, { signal: controller.signal });
+  await response.body!.getReader().read();
+  controller.abort();
+  // The fetch goes on for the store alone, at the pace of its writes. What is asserted is that
+  // something does not happen (a second request), so there is nothing to poll for: the writes are held
+  // long enough for the body to have run 16 MiB ahead of them, were it not held back.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  writes.open();
+  assert.ok(await eventually(async () => Boolean(await storedBytes(proxy, 'gone', blob)), 500));
+  assert.equal(sha256((await storedBytes(proxy, 'gone', blob))!), blob.digest);
+  assert.deepEqual(ranges, [undefined], 'one request: the writes never let go of the body');
+});

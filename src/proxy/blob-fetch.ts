@@ -153,14 +153,21 @@ export class BlobFetch {
   }
 
   /**
-   * Whether the readers reading from memory (not those already reading the file) still have what they
-   * have not read there, a MiB to spare; false when there are none.
+   * Whether there are readers reading from memory (not those already reading the file, who wait for
+   * the writes either way) and they all still have what they have not read there, a MiB to spare.
    */
   private readersKeepUp(): boolean {
     const windowStart = this.recent[0]?.offset ?? this.received;
     let trail = Infinity;
     for (const cursor of this.cursors) if (cursor.position >= windowStart) trail = Math.min(trail, cursor.position);
-    return this.received - trail <= RECENT_BYTES - (1 << 20);
+    return trail !== Infinity && this.received - trail <= RECENT_BYTES - (1 << 20);
+  }
+
+  /** Whether a reader reading from memory is about to lose bytes it has not read. */
+  private readerFallsBehind(): boolean {
+    const windowStart = this.recent[0]?.offset ?? this.received;
+    for (const cursor of this.cursors) if (cursor.position >= windowStart && this.received - cursor.position > RECENT_BYTES - (1 << 20)) return true;
+    return false;
   }
 
   /** Pauses or resumes the body: for the hashing thread, the writes and the readers (PACE_MS). */
@@ -168,11 +175,10 @@ export class BlobFetch {
     const live = this.live;
     if (!live) return;
     // Attached, the writes hold the body back once they are behind by what memory keeps for readers,
-    // unless the readers keep up (a reader out of memory would wait for the writes anyway).
+    // unless readers keep up (a reader out of memory would wait for the writes anyway); let go, the
+    // body waits only for a reader that would otherwise have to wait for the disk.
     const writesBehind = live.fed - this.written > RECENT_BYTES - (1 << 20);
-    let held = false;
-    if (this.detachedAt === undefined) held = writesBehind && !this.readersKeepUp();
-    else held = !this.unpaced && this.cursors.size > 0 && !this.readersKeepUp();
+    const held = this.detachedAt === undefined ? writesBehind && !this.readersKeepUp() : !this.unpaced && this.readerFallsBehind();
     if (held && this.detachedAt !== undefined && !live.timer) {
       live.timer = setTimeout(() => {
         this.unpaced = true;
