@@ -133,3 +133,29 @@ test('a process waits for a digest it awaits, and does not wait for a job left o
   assert.equal(code, 0);
   assert.equal(stdout.trim(), sha256(Buffer.from('abc')));
 });
+
+test('a running digest of bytes fed in pieces, and a fork of it, give the digests of their bytes', async (t) => {
+  const hasher = new FileHasher();
+  t.after(() => hasher.close());
+  const bytes = randomBytes(5 * 1024 * 1024 + 3);
+  const other = randomBytes(2 * 1024 * 1024 + 1);
+  const running = hasher.digester('sha256');
+  const half = 3 * 1024 * 1024 + 100;
+  let waited = 0;
+  for (let at = 0; at < half; at += 65_537) {
+    // Far more than the slabs out at once: update asks the caller to wait, and drained lets it go on.
+    if (!running.update(bytes.subarray(at, Math.min(half, at + 65_537)))) {
+      waited++;
+      await running.drained();
+    }
+  }
+  const fork = running.fork();
+  assert.equal(fork.length, half);
+  running.update(bytes.subarray(half));
+  fork.update(other);
+  assert.ok(waited > 0, 'the caller was asked to wait for the thread at least once');
+  assert.equal(await running.digest(), sha256(bytes));
+  assert.equal(await fork.digest(), sha256(Buffer.concat([bytes.subarray(0, half), other])));
+  const empty = hasher.digester('sha512');
+  assert.equal(await empty.digest(), createHash('sha512').digest('hex'));
+});

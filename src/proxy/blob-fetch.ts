@@ -1,22 +1,37 @@
 // One upstream blob fetch, written to a temp file in the store while any number of clients read along.
 // Readers take the bytes from memory as they arrive from the upstream (not once they are on disk, so a
-// client never waits for the store's writes), and from the temp file when they fall behind. The fetch
-// runs to the end whatever its readers do (a client hanging up does not stop it); the digest is checked
-// before the file is renamed into the store, and readers hold back the last byte until then, so no
-// client ever receives a complete body that does not match its digest.
-import type { Readable } from 'node:stream';
+// client never waits for the store's writes), and from the temp file when they fall behind. The body is
+// hashed as it arrives, on the store's hashing thread, and readers get the last byte once that digest
+// matches: no client ever receives a complete body that does not match its digest, and none waits for
+// the disk. The blob counts as stored only once the file is complete, its own digest checked, and
+// renamed into the store. The fetch runs to the end whatever its readers do (a client hanging up does
+// not stop it).
+//
+// The disk may fall behind the upstream (this VM's page cache faults memory in from the host on first
+// use: a new 1 GiB file can take longer than the whole transfer). Memory is bounded, so the fetch does
+// not buffer for it, nor does it slow the clients down to its pace: once the writes are WRITE_LAG_BYTES
+// behind, they stop following the body, and when the body is done and verified they go on from where
+// they stopped with a second request (a Range from that offset), as distribution's pull-through cache
+// stores from a second fetch. The running digest is forked at that offset, so the file's bytes are
+// checked too, each byte hashed once per fetch.
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
-import type { BlobInfo, BlobWriter, Store } from '../store/store.js';
-import { DigestMismatch } from '../store/errors.js';
+import type { BlobInfo, BlobWriter, RunningDigest, Store } from '../store/store.js';
 
 export interface BlobSource {
-  /** Byte count the upstream announced, when it did. */
+  /** Byte count the upstream announced, when it did (for a Range: of the part sent). */
   size?: number;
   body: Readable;
+  /** The offset of the body's first byte: 0 when the upstream ignored a Range. */
+  start: number;
   /** For messages: the upstream host. */
   host: string;
 }
+
+/** Opens the upstream body from byte from on (from > 0: a Range request). */
+export type OpenSource = (from: number) => Promise<BlobSource>;
 
 type State = 'running' | 'done' | 'failed';
 
@@ -28,6 +43,27 @@ type State = 'running' | 'done' | 'failed';
  */
 const RECENT_BYTES = 8 << 20;
 
+/**
+ * How far the file's writes may fall behind the body before they stop following it. Writes in flight
+ * and waiting normally reach 8 MiB (receive-to-file.ts), so this is a disk that is really behind.
+ */
+const WRITE_LAG_BYTES = 16 << 20;
+
+/**
+ * The body goes at the pace of the faster of the writes and the readers reading from memory: it is
+ * paused when the writes are behind and the readers do not keep up (and, with no readers, for the
+ * writes alone, as before: no second request when nobody waits but the disk), and once the writes
+ * fell behind, before bytes a reader has not read leave memory (a client slower than the upstream
+ * is not sent to wait for the disk). A reader that holds the body longer than PACE_MS (a stalled
+ * client) no longer does: from then on, the body goes at the upstream's pace.
+ */
+const PACE_MS = 2_000;
+
+/** Where a reader is: it has had every byte before position. */
+export interface Cursor {
+  position: number;
+}
+
 export class BlobFetch {
   /** The file the blob is written to while it is fetched (known once started settles). */
   tempPath = '';
@@ -36,6 +72,10 @@ export class BlobFetch {
   received = 0;
   /** Bytes on disk in the temp file: readers too far behind for memory read them there. */
   written = 0;
+  /** The body matched the digest: readers may have its last byte (the store may still be writing). */
+  verified = false;
+  /** Where the file's writes stopped following the body, to go on from a second request. */
+  detachedAt?: number;
   size?: number;
   error?: unknown;
   result?: BlobInfo;
@@ -46,11 +86,16 @@ export class BlobFetch {
   /** The last chunks received, with their offsets: readers keeping up take bytes from here. */
   private recent: { offset: number; bytes: Uint8Array }[] = [];
   private recentSize = 0;
+  private readonly cursors = new Set<Cursor>();
+  /** The body while it is read, with what decides whether it flows (see regulate). */
+  private live?: { body: Readable; fed: number; hashBehind: boolean; held: boolean; paused: boolean; timer?: NodeJS.Timeout };
+  /** A reader held the body longer than PACE_MS: the readers no longer pace it. */
+  private unpaced = false;
   private changed!: Promise<void>;
   private notifyScheduled = false;
   private signalChange!: () => void;
 
-  constructor(store: Store, digest: Digest, open: () => Promise<BlobSource>, onStored: (info: BlobInfo) => Promise<void>) {
+  constructor(store: Store, digest: Digest, open: OpenSource, onStored: (info: BlobInfo) => Promise<void>) {
     this.resetChange();
     let markStarted!: () => void;
     this.started = new Promise<void>((resolve) => (markStarted = resolve));
@@ -63,10 +108,19 @@ export class BlobFetch {
     return this.changed;
   }
 
-  /** How far readers may read: everything once stored, else all but the last byte received. */
+  /** How far readers may read from memory: everything once verified, else all but the last byte received. */
   readableLimit(): number {
     if (this.state === 'done') return this.written;
-    return Math.max(0, this.received - 1);
+    return this.verified ? this.received : Math.max(0, this.received - 1);
+  }
+
+  /**
+   * How far readers may read the temp file: as far as it is written, and the last byte only once it is
+   * checked (the bytes the body verified, or once stored when the writes went on from a second request).
+   */
+  fileLimit(): number {
+    if (this.state === 'done') return this.written;
+    return Math.min(this.written, this.detachedAt === undefined ? this.readableLimit() : Math.max(0, this.received - 1));
   }
 
   /** Up to length bytes at position from memory, as consecutive slices (never past readableLimit). */
@@ -82,6 +136,64 @@ export class BlobFetch {
       at += slice.length;
     }
     return slices;
+  }
+
+  /** Registers a reader; the body may wait for it (see PACE_MS). Returns the function to call when it ends. */
+  follow(cursor: Cursor): () => void {
+    this.cursors.add(cursor);
+    return () => {
+      this.cursors.delete(cursor);
+      this.regulate();
+    };
+  }
+
+  /** A reader took bytes: the body goes on if it waited for them. */
+  moved(): void {
+    if (this.live?.held) this.regulate();
+  }
+
+  /**
+   * Whether there are readers reading from memory (not those already reading the file, who wait for
+   * the writes either way) and they all still have what they have not read there, a MiB to spare.
+   */
+  private readersKeepUp(): boolean {
+    const windowStart = this.recent[0]?.offset ?? this.received;
+    let trail = Infinity;
+    for (const cursor of this.cursors) if (cursor.position >= windowStart) trail = Math.min(trail, cursor.position);
+    return trail !== Infinity && this.received - trail <= RECENT_BYTES - (1 << 20);
+  }
+
+  /** Whether a reader reading from memory is about to lose bytes it has not read. */
+  private readerFallsBehind(): boolean {
+    const windowStart = this.recent[0]?.offset ?? this.received;
+    for (const cursor of this.cursors) if (cursor.position >= windowStart && this.received - cursor.position > RECENT_BYTES - (1 << 20)) return true;
+    return false;
+  }
+
+  /** Pauses or resumes the body: for the hashing thread, the writes and the readers (PACE_MS). */
+  private regulate(): void {
+    const live = this.live;
+    if (!live) return;
+    // Attached, the writes hold the body back once they are behind by what memory keeps for readers,
+    // unless readers keep up (a reader out of memory would wait for the writes anyway); let go, the
+    // body waits only for a reader that would otherwise have to wait for the disk.
+    const writesBehind = live.fed - this.written > RECENT_BYTES - (1 << 20);
+    const held = this.detachedAt === undefined ? writesBehind && !this.readersKeepUp() : !this.unpaced && this.readerFallsBehind();
+    if (held && this.detachedAt !== undefined && !live.timer) {
+      live.timer = setTimeout(() => {
+        this.unpaced = true;
+        this.regulate();
+      }, PACE_MS);
+    } else if (!held && live.timer) {
+      clearTimeout(live.timer);
+      live.timer = undefined;
+    }
+    live.held = held;
+    const pause = held || live.hashBehind;
+    if (pause === live.paused) return;
+    live.paused = pause;
+    if (pause) live.body.pause();
+    else live.body.resume();
   }
 
   private remember(bytes: Uint8Array): void {
@@ -116,52 +228,30 @@ export class BlobFetch {
     });
   }
 
-  private async run(store: Store, digest: Digest, open: () => Promise<BlobSource>, started: () => void, onStored: (info: BlobInfo) => Promise<void>) {
+  private async run(store: Store, digest: Digest, open: OpenSource, started: () => void, onStored: (info: BlobInfo) => Promise<void>) {
     let writer: BlobWriter | undefined;
+    const digests: RunningDigest[] = [];
     try {
-      const source = await open();
+      const source = await open(0);
       this.size = source.size;
-      writer = await store.blobWriter({ algorithm: digest.algorithm });
+      writer = await store.blobWriter({ algorithm: digest.algorithm, hash: false });
       this.tempPath = writer.path;
       started();
-      // The writer reads the body through 'data' events too: both listeners see every chunk, in
-      // order, and its pause() (the disk is behind) holds back this one as well.
-      const onData = (chunk: Uint8Array) => {
-        if (chunk.length === 0) return;
-        this.remember(chunk);
-        this.notifySoon();
-      };
-      source.body.on('data', onData);
-      try {
-        await writer.write(source.body, (end) => {
-          this.written = end;
-          this.notify(); // for readers waiting for bytes that left memory before they reached the disk
-        });
-      } catch (error) {
-        const cutOff = source.body.errored === error || (error as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE';
-        source.body.destroy(); // the writer only pauses it; nothing will read the rest
-        if (!cutOff) throw error; // the store's side: a failed write
-        const message = error instanceof Error ? error.message : String(error);
-        throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} cut ${digest.text} off after ${this.received} bytes: ${message}`, {
-          detail: { upstream: source.host },
-        });
-      } finally {
-        source.body.off('data', onData);
-      }
-      if (this.size !== undefined && this.size !== this.written) {
-        throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} announced ${this.size} bytes of ${digest.text} and sent ${this.written}`, {
+      const received = store.digester(digest.algorithm);
+      digests.push(received);
+      const { rest, writing } = await this.receive(source, writer, received, digest);
+      if (rest) digests.push(rest);
+      if (this.size !== undefined && this.size !== this.received) {
+        throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} announced ${this.size} bytes of ${digest.text} and sent ${this.received}`, {
           detail: { upstream: source.host },
         });
       }
-      let info: BlobInfo;
-      try {
-        info = await writer.commit(digest);
-      } catch (error) {
-        if (!(error instanceof DigestMismatch)) throw error;
-        throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} sent a blob that does not match ${digest.text} (got ${error.actual.text}, ${this.written} bytes)`, {
-          detail: { upstream: source.host, expected: digest.text, actual: error.actual.text },
-        });
-      }
+      await check(received, digest, source.host, this.received);
+      this.verified = true;
+      this.notify();
+      if (rest) await this.catchUp(open, writer, writing, rest, digest);
+      // Verified above, from the bytes as they were written: the writer keeps them under that digest.
+      const info = await writer.commit(digest);
       await onStored(info);
       this.result = info;
       this.state = 'done';
@@ -171,11 +261,129 @@ export class BlobFetch {
       this.state = 'failed';
       throw error;
     } finally {
+      for (const running of digests) running.close();
       if (this.state !== 'done') await writer?.cancel().catch(() => undefined);
       this.recent = [];
       this.recentSize = 0;
       started();
       this.notify();
     }
+  }
+
+  /**
+   * Reads the body to its end: into memory for readers, into the running digest, and to the file until
+   * its writes fall behind. Resolves once the body ended and, while the writes kept up, all of it is
+   * written; when they fell behind, with a fork of the digest at detachedAt (to check the file's bytes
+   * from there on) and the writes still under way.
+   */
+  private async receive(source: BlobSource, writer: BlobWriter, received: RunningDigest, digest: Digest): Promise<{ rest?: RunningDigest; writing: Promise<number> }> {
+    const { body } = source;
+    const feed = new Readable({ read() {} });
+    const live = { body, fed: 0, hashBehind: false, held: false, paused: false, timer: undefined as NodeJS.Timeout | undefined };
+    this.live = live;
+    let rest: RunningDigest | undefined;
+    const writing = writer.write(feed, (end) => {
+      this.written = end;
+      this.notify(); // for readers waiting for bytes that left memory before they reached the disk
+      if (live.held) this.regulate();
+    });
+    const onData = (chunk: Uint8Array) => {
+      if (chunk.length === 0) return;
+      this.remember(chunk);
+      this.notifySoon();
+      if (!received.update(chunk)) {
+        live.hashBehind = true;
+        void received.drained().then(() => {
+          live.hashBehind = false;
+          this.regulate();
+        });
+      }
+      if (this.detachedAt === undefined) {
+        feed.push(chunk);
+        live.fed += chunk.length;
+        // The writes are far behind while the readers keep up: they stop following the body.
+        if (live.fed - this.written > WRITE_LAG_BYTES && this.readersKeepUp()) {
+          this.detachedAt = live.fed;
+          rest = received.fork();
+          feed.push(null);
+        }
+      }
+      this.regulate();
+    };
+    body.on('data', onData);
+    // Once the writes fell behind, the body goes on without them: their promise is awaited later.
+    writing.catch(() => undefined);
+    try {
+      await finished(body);
+      if (this.detachedAt === undefined) feed.push(null);
+    } catch (error) {
+      body.destroy(); // nothing will read the rest
+      feed.destroy();
+      await writing.catch(() => undefined); // no write in flight once it settles: the file may go
+      rest?.close();
+      const message = error instanceof Error ? error.message : String(error);
+      throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} cut ${digest.text} off after ${this.received} bytes: ${message}`, {
+        detail: { upstream: source.host },
+      });
+    } finally {
+      body.off('data', onData);
+      clearTimeout(live.timer);
+      this.live = undefined;
+    }
+    if (!rest) await writing;
+    return { rest, writing };
+  }
+
+  /** The file's writes fell behind: the rest of the blob from a second request, checked with rest. */
+  private async catchUp(open: OpenSource, writer: BlobWriter, writing: Promise<number>, rest: RunningDigest, digest: Digest): Promise<void> {
+    await writing;
+    const from = this.detachedAt ?? 0;
+    const source = await open(from);
+    const skip = from - source.start;
+    // The writes pause the body at the disk's pace, far below the hash's: it is fed beside them.
+    const onData = (chunk: Uint8Array) => void rest.update(chunk);
+    if (skip === 0) source.body.on('data', onData);
+    try {
+      await writer.write(skip === 0 ? source.body : skipped(source.body, skip, rest), (end) => {
+        this.written = end;
+        this.notify();
+      });
+    } catch (error) {
+      source.body.destroy();
+      const message = error instanceof Error ? error.message : String(error);
+      throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} failed the rest of ${digest.text} from ${from}: ${message}`, {
+        detail: { upstream: source.host },
+      });
+    } finally {
+      source.body.off('data', onData);
+    }
+    if (this.written !== this.received) {
+      throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} sent ${this.written - from} bytes of ${digest.text} from ${from}, not ${this.received - from}`, {
+        detail: { upstream: source.host },
+      });
+    }
+    await check(rest, digest, source.host, this.written);
+  }
+}
+
+/** Checks a running digest against the blob's; BAD_GATEWAY when the upstream sent other bytes. */
+async function check(running: RunningDigest, digest: Digest, host: string, size: number): Promise<void> {
+  const hex = await running.digest();
+  if (hex === digest.hex) return;
+  const actual = `${digest.algorithm}:${hex}`;
+  throw new RegistryError('BAD_GATEWAY', `upstream ${host} sent a blob that does not match ${digest.text} (got ${actual}, ${size} bytes)`, {
+    detail: { upstream: host, expected: digest.text, actual },
+  });
+}
+
+/** The body from skip bytes on (the upstream ignored a Range), fed to digest on the way, at its pace. */
+async function* skipped(body: Readable, skip: number, digest: RunningDigest): AsyncIterable<Uint8Array> {
+  for await (const whole of body as AsyncIterable<Uint8Array>) {
+    const dropped = Math.min(skip, whole.length);
+    skip -= dropped;
+    const chunk = dropped > 0 ? whole.subarray(dropped) : whole;
+    if (chunk.length === 0) continue;
+    if (!digest.update(chunk)) await digest.drained();
+    yield chunk;
   }
 }

@@ -29,6 +29,8 @@ export interface UpstreamRequest {
   /** Path below the registry root: `/v2/<repo>/manifests/<ref>`. */
   path: string;
   accept?: string;
+  /** A Range header (`bytes=<from>-`), for the part of a blob the store still needs. */
+  range?: string;
   signal?: AbortSignal;
 }
 
@@ -79,6 +81,7 @@ export class UpstreamClient {
       const sameOrigin = url.origin === origin;
       const headers: Record<string, string> = { 'user-agent': USER_AGENT };
       if (init.accept) headers.accept = init.accept;
+      if (init.range) headers.range = init.range;
       // Credentials belong to the registry's origin: never to a redirect target elsewhere.
       if (authorization && sameOrigin) headers.authorization = authorization;
       const response = await this.exchange(url, init.method, headers, target.host, init.signal);

@@ -44,6 +44,14 @@ export class PullThrough implements ContentSource {
     private readonly clock: Clock,
   ) {}
 
+  /**
+   * Waits for the fetches under way: a client may have all of a blob while the store still writes it
+   * (from a second request when the disk fell behind), and that work must end before the store does.
+   */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.fetches.values()].map((fetch) => fetch.done));
+  }
+
   /** The upstream of a name, refused with DENIED unless the host is allowed. */
   target(name: string): UpstreamName {
     const target = upstreamFor(name, this.options.upstream);
@@ -105,11 +113,20 @@ export class PullThrough implements ContentSource {
   }
 
   private startFetch(store: Store, name: string, target: UpstreamName, digest: Digest, key: string): BlobFetch {
-    const open = async () => {
-      const response = await this.client.send(target, { method: 'GET', path: `/v2/${target.repository}/blobs/${digest.text}` });
-      if (response.status !== 200) throw await upstreamStatusError(response, target, 'blob', digest.text);
+    const path = `/v2/${target.repository}/blobs/${digest.text}`;
+    const open = async (from: number) => {
+      const response = await this.client.send(target, { method: 'GET', path, range: from > 0 ? `bytes=${from}-` : undefined });
+      const ranged = from > 0 && response.status === 206;
+      if (response.status !== 200 && !ranged) throw await upstreamStatusError(response, target, 'blob', digest.text);
+      const start = ranged ? rangeStart(first(response.headers['content-range'])) : 0;
+      if (start === undefined || start > from) {
+        response.body.destroy();
+        throw new RegistryError('BAD_GATEWAY', `upstream ${target.host} answered a Range from ${from} of ${digest.text} with ${first(response.headers['content-range']) ?? 'no Content-Range'}`, {
+          detail: { upstream: target.host },
+        });
+      }
       const length = Number(first(response.headers['content-length']));
-      return { size: Number.isSafeInteger(length) && length >= 0 ? length : undefined, body: response.body, host: target.host };
+      return { size: Number.isSafeInteger(length) && length >= 0 ? length : undefined, body: response.body, start, host: target.host };
     };
     const fetch = new BlobFetch(store, digest, open, async () => {
       await store.linkBlob(name, digest);
@@ -193,6 +210,13 @@ export class PullThrough implements ContentSource {
     await store.updateRepositoryMeta(name, { upstream: target.host, upstreamRepository: target.repository });
     this.recorded.add(name);
   }
+}
+
+/** The first offset of a `Content-Range: bytes <first>-<last>/<size>` header. */
+function rangeStart(header: string | undefined): number | undefined {
+  const match = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(header?.trim() ?? '');
+  const start = Number(match?.[1]);
+  return match && Number.isSafeInteger(start) ? start : undefined;
 }
 
 function acceptOf(ctx: RequestContext): string {

@@ -42,9 +42,13 @@ async function* readAlong(fetch: BlobFetch, start: number, end: number, signal: 
     yield* bodyChunks({ kind: 'file', path: stored.path, start, end: Math.min(end, stored.size - 1) }, signal);
     return;
   }
+  const cursor = { position: start };
+  const unfollow = fetch.follow(cursor);
   try {
     let position = start;
     while (position <= end) {
+      cursor.position = position;
+      fetch.moved();
       if (fetch.state === 'failed') throw fetch.error;
       const limit = Math.min(fetch.readableLimit(), end + 1);
       if (position >= limit) {
@@ -54,15 +58,16 @@ async function* readAlong(fetch: BlobFetch, start: number, end: number, signal: 
       }
       const length = Math.min(limit - position, READ_SIZE);
       // Readers close behind the fetch take the bytes from memory; laggards read the temp file, as far
-      // as it is written (bytes can leave memory a moment before their write completes).
+      // as it is written (bytes can leave memory a moment before their write completes, and the writes
+      // may have fallen behind and go on from a second request).
       let slices = fetch.recentSlices(position, length);
       if (slices.length === 0) {
-        const onDisk = Math.min(limit, fetch.written) - position;
+        const onDisk = Math.min(end + 1, fetch.fileLimit()) - position;
         if (onDisk <= 0) {
           await until(fetch.nextChange(), signal);
           continue;
         }
-        slices = [await readAt(handle, position, Math.min(length, onDisk))];
+        slices = [await readAt(handle, position, Math.min(READ_SIZE, onDisk))];
       }
       for (const slice of slices) {
         position += slice.length;
@@ -70,6 +75,7 @@ async function* readAlong(fetch: BlobFetch, start: number, end: number, signal: 
       }
     }
   } finally {
+    unfollow();
     await handle.close().catch(() => undefined);
   }
 }

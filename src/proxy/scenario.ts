@@ -25,7 +25,7 @@ export interface ProxyParts {
 
 export interface ProxyScenario {
   scenario: Scenario;
-  /** Closes the upstream connections. */
+  /** Waits for the blobs being stored, then closes the upstream connections. */
   close(): Promise<void>;
 }
 
@@ -63,5 +63,11 @@ export function createProxyScenario(options: ProxyOptions, parts: ProxyParts): P
       return `${name} is a pull-through copy of ${target.host}/${target.repository} and is ${what} here: push to broken/prepared or broken/prepared/<path>`;
     },
   };
-  return { scenario, close: () => client.close() };
+  return {
+    scenario,
+    close: async () => {
+      await proxy.close();
+      await client.close();
+    },
+  };
 }

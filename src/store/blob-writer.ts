@@ -16,7 +16,8 @@ export interface BlobWriterOptions {
   algorithm?: Algorithm;
   /**
    * false: nothing is hashed, and commit must be given the digest, which is trusted: for bytes the
-   * caller made and hashed itself (generated layers), or an import with verification off.
+   * caller made and hashed itself (generated layers), bytes it hashed as they arrived (the proxy, with
+   * Store.digester), or an import with verification off.
    */
   hash?: boolean;
 }

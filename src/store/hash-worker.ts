@@ -1,6 +1,7 @@
 // The thread behind FileHasher (file-hasher.ts): hashes byte ranges of files as they are written,
-// reading them back from the page cache, so that the event loop never runs the hash of a big body.
-// It answers only what the client asks for: a digest, or the error that stopped a job.
+// reading them back from the page cache, and running digests of bytes sent to it (in slabs it hands
+// back), so that the event loop never runs the hash of a big body. It answers only what the client
+// asks for: a digest, the error that stopped a job, and each slab once hashed.
 import fs from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
@@ -21,7 +22,7 @@ interface Job {
 function serve(port: NonNullable<typeof parentPort>): void {
   const jobs = new Map<number, Job>();
   const buffer = Buffer.allocUnsafe(READ_BYTES);
-  const reply = (message: HasherReply) => port.postMessage(message);
+  const reply = (message: HasherReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
   // The file is opened for each range, not held open: an upload session keeps its job between
   // requests for as long as the client likes, and thousands of them must not hold thousands of files.
@@ -47,6 +48,29 @@ function serve(port: NonNullable<typeof parentPort>): void {
         case 'open':
           jobs.set(message.id, { file: message.file, hash: createHash(message.algorithm), position: message.from });
           break;
+        case 'begin':
+          jobs.set(message.id, { file: '', hash: createHash(message.algorithm), position: 0 });
+          break;
+        case 'bytes':
+          try {
+            if (job && !job.failure) {
+              job.hash.update(new Uint8Array(message.buffer, 0, message.length));
+              job.position += message.length;
+            }
+          } finally {
+            reply({ id: message.id, slab: message.buffer }, [message.buffer]);
+          }
+          break;
+        case 'fork':
+          if (!job) throw new Error('no such job');
+          jobs.set(message.into, { file: '', hash: job.hash.copy(), position: job.position, failure: job.failure });
+          break;
+        case 'finish':
+          if (!job) throw new Error('no such job');
+          if (job.failure) throw new Error(job.failure);
+          reply({ id: message.id, hex: job.hash.digest('hex') });
+          jobs.delete(message.id);
+          break;
         case 'written':
           if (job && !job.failure) hashUpTo(job, message.end);
           break;
@@ -63,7 +87,7 @@ function serve(port: NonNullable<typeof parentPort>): void {
       }
     } catch (error) {
       const text = error instanceof Error ? error.message : String(error);
-      if (message.type === 'digest') {
+      if (message.type === 'digest' || message.type === 'finish') {
         reply({ id: message.id, error: text });
         jobs.delete(message.id);
       } else if (job) {

@@ -9,11 +9,13 @@ import { describeManifest, type ReferrerFacts } from './manifest-facts.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { FileMemo, statIfExists } from './file-memo.js';
 import { FileHasher } from './file-hasher.js';
+import type { RunningDigest } from './running-digest.js';
 import { openBlobWriter, type BlobWriter, type BlobWriterOptions } from './blob-writer.js';
 import { DigestMismatch } from './errors.js';
 import { listRevisions, listStoredBlobs, readMeta, readRevision, type Revision, type StoredBlob } from './listing.js';
 
 export type { BlobWriter, BlobWriterOptions, CommittedBlob } from './blob-writer.js';
+export type { RunningDigest } from './running-digest.js';
 export type { Revision, StoredBlob } from './listing.js';
 
 export interface BlobInfo {
@@ -50,6 +52,11 @@ export interface Store {
   repositoryBlob(name: string, digest: Digest): Promise<BlobInfo | undefined>;
   /** The one way a blob enters the store: write chunks, then commit (verified) or cancel. */
   blobWriter(options?: BlobWriterOptions): Promise<BlobWriter>;
+  /**
+   * A running digest of bytes fed in order, on the store's hashing thread: for a caller that checks
+   * bytes as they arrive and commits a `hash: false` writer with the digest it found.
+   */
+  digester(algorithm: Algorithm): RunningDigest;
   /** Streams a whole body in as one blob: blobWriter, write, commit. */
   ingestBlob(source: AsyncIterable<Uint8Array>, expected?: Digest): Promise<BlobInfo>;
   linkBlob(name: string, digest: Digest): Promise<void>;
@@ -136,6 +143,10 @@ export class FsStore implements Store {
 
   blobWriter(options: BlobWriterOptions = {}): Promise<BlobWriter> {
     return openBlobWriter(this.layout, this.hasher, options);
+  }
+
+  digester(algorithm: Algorithm): RunningDigest {
+    return this.hasher.digester(algorithm);
   }
 
   async ingestBlob(source: AsyncIterable<Uint8Array>, expected?: Digest): Promise<BlobInfo> {

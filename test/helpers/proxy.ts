@@ -36,7 +36,9 @@ export interface ProxyStart {
 
 /** A broken-reg on 127.0.0.1:0 whose names outside broken/ go to the proxy scenario. */
 export async function startProxy(t: TestContext, start: ProxyStart): Promise<ProxyRegistry> {
-  const storeDir = start.storeDir ?? (await makeTempDir(t, 'broken-reg-proxy-'));
+  // Made here and removed after stop: a client may have all of a blob while the store still writes it.
+  const ownDir = start.storeDir ? undefined : await makeTempDir(undefined, 'broken-reg-proxy-');
+  const storeDir = start.storeDir ?? ownDir ?? '';
   const clock = start.clock ?? systemClock;
   const config = resolveServeConfig({ store: storeDir, port: '0' }, {});
   const store = await FsStore.open(storeDir);
@@ -54,6 +56,7 @@ export async function startProxy(t: TestContext, start: ProxyStart): Promise<Pro
     await server.close(0);
     await proxy.close();
     await store.close();
+    if (ownDir) await fs.rm(ownDir, { recursive: true, force: true });
   };
   t.after(stop);
   return { url: server.url, host: `127.0.0.1:${server.port}`, port: server.port, storeDir, deps, logs, stop };

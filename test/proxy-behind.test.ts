@@ -1,0 +1,150 @@
+// The proxy when the store's disk falls behind the upstream: clients get every byte (checked against
+// the digest as they arrive) without waiting for the writes, which go on from a second request (a
+// Range from where they stopped) and are checked before anything counts as stored. Every file write
+// of this process is held at a gate for these tests, as by a disk that stalls.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import type http from 'node:http';
+import { eventually, randomContent, type Content } from './helpers/oci-http.js';
+import { gate, pull, startFront, startProxy, type Front } from './helpers/proxy.js';
+import { parseDigest } from '../src/oci/digest.js';
+
+// More than the writes may fall behind (16 MiB) plus what readers keep in memory (8 MiB).
+const SIZE = 40 << 20;
+
+/** Holds every FileHandle.writev of this process until open() (undone after the test). */
+async function holdWrites(t: TestContext, dir: string): Promise<{ open(): void }> {
+  const writes = gate();
+  const probe = await fs.open(path.join(dir, 'probe'), 'w');
+  const prototype = Object.getPrototypeOf(probe) as { writev: (...args: unknown[]) => Promise<unknown> };
+  await probe.close();
+  await fs.rm(path.join(dir, 'probe'));
+  const writev = prototype.writev;
+  prototype.writev = async function (this: unknown, ...args: unknown[]) {
+    await writes.opened;
+    return writev.apply(this, args);
+  };
+  t.after(() => {
+    writes.open();
+    prototype.writev = writev;
+  });
+  return writes;
+}
+
+/** An upstream serving blob for every GET (the Range ones as 206 unless told to ignore them), noting each Range. */
+async function rangeFront(t: TestContext, blob: Content, options: { ignoreRange?: boolean; rest?: Buffer } = {}) {
+  const ranges: (string | undefined)[] = [];
+  const front = await startFront(t, (req: http.IncomingMessage, res: http.ServerResponse) => {
+    ranges.push(req.headers.range);
+    const match = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    if (!match || options.ignoreRange) {
+      res.writeHead(200, { 'Content-Length': blob.size }).end(blob.bytes);
+      return;
+    }
+    const from = Number(match[1]);
+    const bytes = (options.rest ?? blob.bytes).subarray(from);
+    res.writeHead(206, { 'Content-Length': bytes.length, 'Content-Range': `bytes ${from}-${blob.size - 1}/${blob.size}` }).end(bytes);
+  });
+  return { front, ranges };
+}
+
+const proxyFor = (t: TestContext, front: Front) => startProxy(t, { flags: { upstream: front.host, upstreamInsecure: [front.host] } });
+
+const sha256 = (bytes: Uint8Array) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+async function storedBytes(proxy: Awaited<ReturnType<typeof proxyFor>>, name: string, blob: Content): Promise<Buffer | undefined> {
+  const digest = parseDigest(blob.digest)!;
+  if (!(await proxy.deps.store.repositoryBlob(name, digest))) return undefined;
+  return fs.readFile((await proxy.deps.store.blob(digest))?.path ?? '');
+}
+
+test('clients get every byte while the store cannot write, and the store catches up from a Range request', async (t) => {
+  const blob = randomContent(SIZE, 31);
+  const { front, ranges } = await rangeFront(t, blob);
+  const proxy = await proxyFor(t, front);
+  const writes = await holdWrites(t, proxy.storeDir);
+  const url = `/v2/behind/blobs/${blob.digest}`;
+  // Concurrent pulls share the one fetch of the body.
+  const pulls = await Promise.all([0, 1, 2].map(() => pull(proxy, url)));
+  for (const { response, body } of pulls) {
+    assert.equal(response.status, 200);
+    assert.equal(body.length, blob.size);
+    assert.ok(body.equals(blob.bytes), 'every byte, while no write to the store has completed');
+  }
+  assert.equal(await storedBytes(proxy, 'behind', blob), undefined, 'nothing counts as stored before the file is written');
+  writes.open();
+  assert.ok(await eventually(async () => Boolean(await storedBytes(proxy, 'behind', blob)), 500));
+  assert.equal(sha256((await storedBytes(proxy, 'behind', blob))!), blob.digest);
+  assert.equal(ranges.length, 2, 'the body once, then the rest for the store');
+  assert.equal(ranges[0], undefined);
+  const from = Number(/^bytes=(\d+)-$/.exec(ranges[1] ?? '')?.[1]);
+  assert.ok(from > 0 && from < SIZE, `the store asked only for what it had not written: ${ranges[1]}`);
+  assert.deepEqual(await fs.readdir(path.join(proxy.storeDir, 'tmp')), []);
+  assert.ok((await pull(proxy, url)).body.equals(blob.bytes));
+  assert.equal(ranges.length, 2, 'later pulls come from the store');
+});
+
+test('an upstream that ignores the Range: the store skips to where its writes stopped', async (t) => {
+  const blob = randomContent(SIZE, 32);
+  const { front, ranges } = await rangeFront(t, blob, { ignoreRange: true });
+  const proxy = await proxyFor(t, front);
+  const writes = await holdWrites(t, proxy.storeDir);
+  assert.ok((await pull(proxy, `/v2/ignored/blobs/${blob.digest}`)).body.equals(blob.bytes));
+  writes.open();
+  assert.ok(await eventually(async () => Boolean(await storedBytes(proxy, 'ignored', blob)), 500));
+  assert.equal(sha256((await storedBytes(proxy, 'ignored', blob))!), blob.digest);
+  assert.equal(ranges.length, 2);
+});
+
+test('a second request that sends other bytes: the client had the right ones, and nothing is stored', async (t) => {
+  const blob = randomContent(SIZE, 33);
+  const rest = Buffer.from(blob.bytes);
+  rest[SIZE - 100] = (rest[SIZE - 100] ?? 0) ^ 0xff;
+  const { front, ranges } = await rangeFront(t, blob, { rest });
+  const proxy = await proxyFor(t, front);
+  const writes = await holdWrites(t, proxy.storeDir);
+  assert.ok((await pull(proxy, `/v2/rest/blobs/${blob.digest}`)).body.equals(blob.bytes));
+  writes.open();
+  assert.ok(await eventually(async () => ranges.length === 2 && (await fs.readdir(path.join(proxy.storeDir, 'tmp'))).length === 0, 500));
+  assert.equal(await proxy.deps.store.blob(parseDigest(blob.digest)!), undefined);
+});
+
+test('a corrupt body fails the client at the end while the store cannot write, and nothing is stored', async (t) => {
+  const blob = randomContent(SIZE, 34);
+  const corrupt = Buffer.from(blob.bytes);
+  corrupt[SIZE - 5] = (corrupt[SIZE - 5] ?? 0) ^ 0xff;
+  const front = await startFront(t, (_req, res) => {
+    res.writeHead(200, { 'Content-Length': corrupt.length }).end(corrupt);
+  });
+  const proxy = await proxyFor(t, front);
+  const writes = await holdWrites(t, proxy.storeDir);
+  const response = await fetch(`${proxy.url}/v2/bad/blobs/${blob.digest}`, { signal: AbortSignal.timeout(20_000) });
+  assert.equal(response.status, 200);
+  // Headers went out before the end was known: the body must not complete.
+  await assert.rejects(response.arrayBuffer());
+  writes.open();
+  assert.ok(await eventually(async () => (await fs.readdir(path.join(proxy.storeDir, 'tmp'))).length === 0, 500));
+  assert.equal(await proxy.deps.store.blob(parseDigest(blob.digest)!), undefined);
+});
+
+test('with no client left to wait, the body waits for the writes: no second request', async (t) => {
+  const blob = randomContent(SIZE, 35);
+  const { front, ranges } = await rangeFront(t, blob);
+  const proxy = await proxyFor(t, front);
+  const writes = await holdWrites(t, proxy.storeDir);
+  const controller = new AbortController();
+  const response = await fetch(`${proxy.url}/v2/gone/blobs/${blob.digest}`, { signal: controller.signal });
+  await response.body!.getReader().read();
+  controller.abort();
+  // The fetch goes on for the store alone, at the pace of its writes. What is asserted is that
+  // something does not happen (a second request), so there is nothing to poll for: the writes are held
+  // long enough for the body to have run 16 MiB ahead of them, were it not held back.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  writes.open();
+  assert.ok(await eventually(async () => Boolean(await storedBytes(proxy, 'gone', blob)), 500));
+  assert.equal(sha256((await storedBytes(proxy, 'gone', blob))!), blob.digest);
+  assert.deepEqual(ranges, [undefined], 'one request: the writes never let go of the body');
+});
