@@ -125,12 +125,19 @@ export function serveRepository(
   ctx: RequestContext,
   seen: (scenario: Scenario | Decorator) => void = () => undefined,
 ): Promise<void> {
+  return serveName(table, ctx, requireName(ctx.route.name), seen);
+}
+
+/**
+ * serveRepository for a name already checked: an inner name is the rest of a valid name after a
+ * path component, so it is valid too and not checked again on every level.
+ */
+function serveName(table: ScenarioTable, ctx: RequestContext, name: string, seen: (scenario: Scenario | Decorator) => void): Promise<void> {
   const operation = ctx.route.operation as RepositoryOperation;
-  const name = requireName(ctx.route.name);
   const decorated = decoratedName(table, name);
   if (decorated) {
     seen(decorated.decorator);
-    return decorated.decorator.handle(ctx, decorated.rules, (inner) => serveRepository(table, innerContext(inner, name, decorated.inner), seen));
+    return decorated.decorator.handle(ctx, decorated.rules, (inner) => serveName(table, innerContext(inner, name, decorated.inner), decorated.inner, seen));
   }
   const scenario = resolveScenario(table, name);
   seen(scenario);
@@ -147,14 +154,14 @@ export function serveRepository(
 
 /** The context for the inner name: its route names the inner repository, its Locations the outer one. */
 function innerContext(ctx: RequestContext, outer: string, inner: string): RequestContext {
-  const from = `/v2/${inner}/`;
-  const to = `/v2/${outer}/`;
   return withContext(ctx, {
     route: { ...ctx.route, name: inner },
     respond: (plan: ResponsePlan, destination?: Destination) => {
       const location = plan.headers.Location;
-      if (typeof location !== 'string' || !location.startsWith(from)) return ctx.respond(plan, destination);
-      return ctx.respond({ ...plan, headers: { ...plan.headers, Location: to + location.slice(from.length) } }, destination);
+      if (typeof location !== 'string') return ctx.respond(plan, destination);
+      const from = `/v2/${inner}/`;
+      if (!location.startsWith(from)) return ctx.respond(plan, destination);
+      return ctx.respond({ ...plan, headers: { ...plan.headers, Location: `/v2/${outer}/${location.slice(from.length)}` } }, destination);
     },
   });
 }
