@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeTempDir, startRegistry } from './helpers/registry.js';
+import { countBlobWriters, makeTempDir, startRegistry } from './helpers/registry.js';
 import { runCli } from './helpers/cli.js';
 
 const GOLDEN_LAYERS_1_SIZE_1024 = 'sha256:74c40758cffe6cd21d3729c90a2edba699d0134ec81e42bc7c6c97ec8861cd21';
@@ -24,15 +24,10 @@ test('seed prints reference and digest, identical to what serve answers; a secon
   assert.equal(await servedDigest(alone.url, 'layers-2_size-100k_seed-9'), seededDigest);
 
   const registry = await startRegistry(t, { storeDir: store });
-  let generated = 0;
-  const ingest = registry.deps.store.blobWriter.bind(registry.deps.store);
-  registry.deps.store.blobWriter = async (...args) => {
-    generated++;
-    return ingest(...args);
-  };
+  const generated = countBlobWriters(registry.deps.store);
   assert.equal(await servedDigest(registry.url, 'layers-2_size-100k_seed-9'), seededDigest);
   assert.equal(await servedDigest(registry.url, 'layers-1_size-1024'), GOLDEN_LAYERS_1_SIZE_1024);
-  assert.equal(generated, 0, 'serve found the seeded images in the store');
+  assert.equal(generated(), 0, 'serve found the seeded images in the store');
 
   const again = await runCli(['seed', 'layers-1_size-1024', '--json'], { env: { BLOB_DIR: store } });
   assert.equal(again.code, 0);

@@ -1,12 +1,11 @@
 // broken/random images: pinned digests, checked by an independent route (node:zlib gunzip, tar-stream,
 // fresh sha256s), determinism, distinct seeds and layers, and bounded memory on a big layer.
 import { measuringSink } from './helpers/measuring-sink.js';
+import { readTar } from './helpers/random-tree.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import tar from 'tar-stream';
 import {
   generateRandomImage,
   layerBlobSize,
@@ -96,40 +95,6 @@ async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(Buffer.from(chunk));
   return Buffer.concat(chunks);
-}
-
-interface TarEntry {
-  name: string;
-  type: string;
-  size: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: number;
-  content: Buffer;
-}
-
-/** Reads a tar with tar-stream: nothing of ours is involved. */
-async function readTar(bytes: Buffer): Promise<TarEntry[]> {
-  const entries: TarEntry[] = [];
-  const extract = tar.extract();
-  Readable.from([bytes]).pipe(extract);
-  for await (const entry of extract) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of entry) chunks.push(chunk as Buffer);
-    const h = entry.header;
-    entries.push({
-      name: h.name,
-      type: String(h.type),
-      size: h.size ?? -1,
-      mode: h.mode ?? -1,
-      uid: h.uid ?? -1,
-      gid: h.gid ?? -1,
-      mtime: h.mtime?.getTime() ?? -1,
-      content: Buffer.concat(chunks),
-    });
-  }
-  return entries;
 }
 
 /** Everything a client would check, computed afresh from the stored bytes. */

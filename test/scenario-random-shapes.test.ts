@@ -3,7 +3,7 @@
 // the parameter, and images of 200 and 1000 layers once --max-layers allows them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRegistry } from './helpers/registry.js';
+import { countBlobWriters, startRegistry } from './helpers/registry.js';
 import { checkRandomTree, DEFAULT_SHAPE, type Fetcher } from './helpers/random-tree.js';
 import { requireTools } from './helpers/run.js';
 import { DEFAULT_LIMITS } from '../src/config.js';
@@ -85,12 +85,7 @@ test('a Docker manifest list of 2 images, uncompressed and many-file layers, pul
 
 test('many clients asking for one index at once cause one generation', async (t) => {
   const registry = await startRegistry(t);
-  let ingested = 0;
-  const ingest = registry.deps.store.blobWriter.bind(registry.deps.store);
-  registry.deps.store.blobWriter = async (...args) => {
-    ingested++;
-    return ingest(...args);
-  };
+  const ingested = countBlobWriters(registry.deps.store);
   const digests = await Promise.all(
     Array.from({ length: 12 }, async (_, i) => {
       const tag = i % 2 ? 'layers-2_size-64k_seed-3_platforms-3_attest-1' : 'attest-1_format-oci_platforms-3_size-64k_seed-3_layers-2';
@@ -98,7 +93,7 @@ test('many clients asking for one index at once cause one generation', async (t)
     }),
   );
   assert.equal(new Set(digests).size, 1);
-  assert.equal(ingested, 3 * (2 + 1) + 3 * 2, 'per image two layers and a config, per attestation a statement and a config, once');
+  assert.equal(ingested(), 3 * (2 + 1) + 3 * 2, 'per image two layers and a config, per attestation a statement and a config, once');
 });
 
 test('bad shape keys answer 400 MANIFEST_INVALID naming the parameter', async (t) => {

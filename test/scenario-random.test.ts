@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import fs from 'node:fs/promises';
-import { startRegistry } from './helpers/registry.js';
+import { countBlobWriters, startRegistry } from './helpers/registry.js';
 import { DEFAULT_LIMITS } from '../src/config.js';
 
 const GOLDEN_LAYERS_1_SIZE_1024 = 'sha256:74c40758cffe6cd21d3729c90a2edba699d0134ec81e42bc7c6c97ec8861cd21';
@@ -64,24 +64,14 @@ test('the same image whatever the spelling of the tag, and across a restart from
   assert.deepEqual(tags.tags, ['layers-1_size-1024_seed-0', 'layers-1_size-1k', 'size-1k_layers-1']);
   await registry.stop();
   const again = await startRegistry(t, { storeDir: registry.storeDir });
-  let generated = 0;
-  const ingest = again.deps.store.blobWriter.bind(again.deps.store);
-  again.deps.store.blobWriter = async (...args) => {
-    generated++;
-    return ingest(...args);
-  };
+  const generated = countBlobWriters(again.deps.store);
   assert.equal(await digestOf(again.url, 'layers-1_size-1024'), GOLDEN_LAYERS_1_SIZE_1024);
-  assert.equal(generated, 0, 'served from the store, not generated again');
+  assert.equal(generated(), 0, 'served from the store, not generated again');
 });
 
 test('many clients asking at once cause one generation', async (t) => {
   const registry = await startRegistry(t);
-  let ingested = 0;
-  const ingest = registry.deps.store.blobWriter.bind(registry.deps.store);
-  registry.deps.store.blobWriter = async (...args) => {
-    ingested++;
-    return ingest(...args);
-  };
+  const ingested = countBlobWriters(registry.deps.store);
   const digests = await Promise.all(
     Array.from({ length: 12 }, async (_, i) => {
       const tag = i % 2 ? 'layers-3_size-256k_seed-3' : 'size-256k_seed-3_layers-3';
@@ -89,7 +79,7 @@ test('many clients asking at once cause one generation', async (t) => {
     }),
   );
   assert.equal(new Set(digests).size, 1);
-  assert.equal(ingested, 4, 'three layers and a config, once');
+  assert.equal(ingested(), 4, 'three layers and a config, once');
 });
 
 test('bad or oversized parameters answer 400 MANIFEST_INVALID naming the parameter', async (t) => {

@@ -56,6 +56,8 @@ export interface TarEntry {
   type: string;
   size: number;
   mode: number;
+  uid: number;
+  gid: number;
   mtime: number;
   content: Buffer;
 }
@@ -109,7 +111,7 @@ export async function readTar(bytes: Buffer): Promise<TarEntry[]> {
     const chunks: Buffer[] = [];
     for await (const chunk of entry) chunks.push(chunk as Buffer);
     const h = entry.header;
-    entries.push({ name: h.name, type: String(h.type), size: h.size ?? -1, mode: h.mode ?? -1, mtime: h.mtime?.getTime() ?? -1, content: Buffer.concat(chunks) });
+    entries.push({ name: h.name, type: String(h.type), size: h.size ?? -1, mode: h.mode ?? -1, uid: h.uid ?? -1, gid: h.gid ?? -1, mtime: h.mtime?.getTime() ?? -1, content: Buffer.concat(chunks) });
   }
   return entries;
 }

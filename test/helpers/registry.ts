@@ -12,6 +12,7 @@ import { resolveProxyOptions } from '../../src/proxy/index.js';
 import type { Clock } from '../../src/clock.js';
 import type { ServerDeps } from '../../src/http/context.js';
 import type { Decorator } from '../../src/scenarios/scenario.js';
+import type { Store } from '../../src/store/store.js';
 
 export interface TestRegistry {
   url: string;
@@ -82,4 +83,15 @@ export function serverErrors(logs: readonly RequestLogEntry[]): RequestLogEntry[
   const staleProbe = (entry: RequestLogEntry) =>
     entry.scenario === 'proxy' && entry.error === 'BAD_GATEWAY' && (entry.method === 'HEAD' || entry.method === 'GET') && entry.path.includes('/blobs/');
   return logs.filter((entry) => entry.status >= 500 && !staleProbe(entry));
+}
+
+/** Counts the blob writers the store opens from now on (each generated or pushed blob opens one). */
+export function countBlobWriters(store: Store): () => number {
+  let opened = 0;
+  const open = store.blobWriter.bind(store);
+  store.blobWriter = async (...args) => {
+    opened++;
+    return open(...args);
+  };
+  return () => opened;
 }
