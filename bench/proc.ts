@@ -20,13 +20,20 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** A thread's CPU seconds, split: user time is JavaScript, GC and hashing; system time is I/O. */
+export interface ThreadTime {
+  user: number;
+  system: number;
+}
+
 /**
  * CPU seconds of each live thread of pid, by thread id (`main` for the main thread), from
- * /proc/<pid>/task/<tid>/stat. Node 20 names every thread `node`, so threads are told apart by id:
- * the V8 platform threads start with the process, the thread pool's on first use, a Worker's later.
+ * /proc/<pid>/task/<tid>/stat. Node 20 names every thread `node`, so threads are told apart by id and
+ * by the split: the V8 platform threads (GC) run user time only, the thread pool's (file writes)
+ * system time only, a Worker both.
  */
-export function threadCpu(pid: number): Map<string, number> {
-  const byThread = new Map<string, number>();
+export function threadCpu(pid: number): Map<string, ThreadTime> {
+  const byThread = new Map<string, ThreadTime>();
   let tids: string[] = [];
   try {
     tids = fs.readdirSync(`/proc/${pid}/task`);
@@ -36,7 +43,8 @@ export function threadCpu(pid: number): Map<string, number> {
   for (const tid of tids) {
     try {
       const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      byThread.set(tid === String(pid) ? 'main' : tid, statSeconds(stat, false));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      byThread.set(tid === String(pid) ? 'main' : tid, { user: Number(fields[11] ?? 0) / TICKS, system: Number(fields[12] ?? 0) / TICKS });
     } catch {
       // the thread ended meanwhile
     }
@@ -45,11 +53,16 @@ export function threadCpu(pid: number): Map<string, number> {
 }
 
 /** The CPU seconds each thread spent between two threadCpu() readings, largest first. */
-export function threadDelta(before: Map<string, number>, after: Map<string, number>): [string, number][] {
+export function threadDelta(before: Map<string, ThreadTime>, after: Map<string, ThreadTime>): [string, ThreadTime][] {
   return [...after]
-    .map(([name, seconds]): [string, number] => [name, seconds - (before.get(name) ?? 0)])
-    .filter(([, seconds]) => seconds > 0)
-    .sort((a, b) => b[1] - a[1]);
+    .map(([name, time]): [string, ThreadTime] => [name, { user: time.user - (before.get(name)?.user ?? 0), system: time.system - (before.get(name)?.system ?? 0) }])
+    .filter(([, time]) => time.user + time.system > 0)
+    .sort((a, b) => b[1].user + b[1].system - (a[1].user + a[1].system));
+}
+
+/** `main 1.60 (user 0.90)` for each thread: the total, and the user part of it. */
+export function threadText(threads: [string, ThreadTime][]): string {
+  return threads.map(([name, { user, system }]) => `${name} ${(user + system).toFixed(2)} (user ${user.toFixed(2)})`).join(', ');
 }
 
 function statusBytes(pid: number, field: string): number {

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { download } from './load.js';
 import { pushBigBlob, startBrokenRegProxy, startDistribution, writeBigBlob } from './reference.js';
-import { cpuSeconds, made, peakRss, threadCpu, threadDelta } from './proc.js';
+import { cpuSeconds, made, peakRss, threadCpu, threadDelta, threadText } from './proc.js';
 
 const SIZE = Number(process.argv[2] ?? 1024) * 1024 * 1024;
 const NAME = 'bench/big';
@@ -37,7 +37,7 @@ try {
   console.log(`cold pull of ${SIZE >> 20} MiB through broken-reg: ${seconds.toFixed(2)} s, stored at ${storedSeconds.toFixed(2)} s, load ${os.loadavg()[0]?.toFixed(1)}`);
   console.log(`when the client had every byte: proxy ${atClient.toFixed(2)} CPU-s, upstream ${upstreamAtClient.toFixed(2)} CPU-s; once stored:`);
   console.log(`proxy ${(cpuSeconds(proxy.pid) - proxyBefore).toFixed(2)} CPU-s, upstream ${(cpuSeconds(upstream.pid) - upstreamBefore).toFixed(2)} CPU-s, proxy peak RSS ${(peakRss(proxy.pid) / 1e6).toFixed(0)} MB`);
-  console.log(`proxy threads (CPU-s): ${threads.map(([tid, s]) => `${tid} ${s.toFixed(2)}`).join(', ')}`);
+  console.log(`proxy threads (CPU-s): ${threadText(threads)}`);
 } finally {
   for (const stop of stops.reverse()) await stop();
   fs.rmSync(dir, { recursive: true, force: true });

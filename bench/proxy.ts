@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { download } from './load.js';
-import { cpuSeconds, made, peakRss, resetPeak, threadCpu, threadDelta } from './proc.js';
+import { cpuSeconds, made, peakRss, resetPeak, threadCpu, threadDelta, threadText, type ThreadTime } from './proc.js';
 import { pushBigBlob, startBrokenRegProxy, startDistribution, writeBigBlob, type BigBlob, type ServerProcess } from './reference.js';
 
 const MIB = 1024 * 1024;
@@ -43,7 +43,7 @@ interface Pull {
   /** The proxy's peak RSS over the pull, bytes. */
   peak: number;
   /** The proxy's CPU seconds by thread (broken-reg only). */
-  threads?: [string, number][];
+  threads?: [string, ThreadTime][];
 }
 
 interface ProxyRound {
@@ -221,8 +221,7 @@ function printRound(n: number, r: Round): void {
     console.log(`  ${kind.padEnd(12)} warm       ${fmt(p.warm.seconds)} s   CPU-s: ${cpuText(p.warm)}; peak RSS ${mb(p.warm.peak)}`);
     console.log(`  ${kind.padEnd(12)} 8 x 128 MiB ${fmt(p.parallel.seconds)} s (stored at ${fmt(p.parallel.storedSeconds)} s)  CPU-s: ${cpuText(p.parallel)}; peak RSS ${mb(p.parallel.peak)}`);
   }
-  const threads = (ours.cold.threads ?? []).map(([tid, seconds]) => `${tid} ${fmt(seconds)}`).join(', ');
-  console.log(`  broken-reg cold, CPU-s by thread: ${threads}`);
+  console.log(`  broken-reg cold, CPU-s by thread: ${threadText(ours.cold.threads ?? [])}`);
   console.log(`  a new ${SIZE / MIB} MiB file: ${fmt(r.floor.seconds)} s, ${fmt(r.floor.cpu)} CPU-s`);
 }
 
