@@ -1,10 +1,13 @@
 // The upstream HTTP client: undici with keep-alive and timeouts, the token flow, redirects followed
 // by hand so every hop is checked (no private addresses) and credentials never leave their origin.
+// Blob bodies go over the bulk transport (http1.ts) instead, hop by hop in the same loop.
 import { readCapped } from '../http/request.js';
 import dns from 'node:dns/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { LookupFunction } from 'node:net';
+import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
+import { http1Request, TimeoutCode } from './http1.js';
 import { RegistryError } from '../oci/errors.js';
 import { isPrivateAddress, matchesPattern, requirePublicDestination, type LookupAll } from './allowlist.js';
 import { TokenCache, type AuthContext } from './auth.js';
@@ -16,10 +19,15 @@ const MAX_REDIRECTS = 5;
 const MAX_TOKEN_RESPONSE = 1 << 20;
 const USER_AGENT = 'broken-reg-proxy/0.1';
 
+/** A response body from either transport; dump() drops what is left of it. */
+export interface UpstreamBody extends Readable {
+  dump(): Promise<void>;
+}
+
 export interface UpstreamResponse {
   status: number;
   headers: IncomingHttpHeaders;
-  body: Dispatcher.ResponseData['body'];
+  body: UpstreamBody;
   /** The URL that answered, after redirects. */
   url: URL;
 }
@@ -32,6 +40,10 @@ export interface UpstreamRequest {
   /** A Range header (`bytes=<from>-`), for the part of a blob the store still needs. */
   range?: string;
   signal?: AbortSignal;
+  /** A blob body: over the bulk transport (http1.ts), read into large blocks, one connection each. */
+  bulk?: boolean;
+  /** With bulk: where the blocks come from (see Http1Options.blocks). */
+  blocks?: () => Buffer;
 }
 
 export interface ClientParts {
@@ -49,9 +61,11 @@ export class UpstreamClient {
   private readonly dispatcher: Dispatcher;
   private readonly tokens: TokenCache;
   private readonly lookup: LookupAll;
+  private readonly connectLookup: LookupFunction;
 
   constructor(private readonly parts: ClientParts) {
     this.lookup = parts.lookup ?? defaultLookup;
+    this.connectLookup = this.guardedLookup();
     const { timeouts } = parts.options;
     this.dispatcher =
       parts.dispatcher ??
@@ -59,7 +73,7 @@ export class UpstreamClient {
         keepAliveTimeout: 30_000,
         headersTimeout: timeouts.headersMs,
         bodyTimeout: timeouts.bodyMs,
-        connect: { timeout: timeouts.connectMs, lookup: this.guardedLookup() },
+        connect: { timeout: timeouts.connectMs, lookup: this.connectLookup },
       });
     this.tokens = new TokenCache(parts.now, (url, headers) => this.requestToken(url, headers));
   }
@@ -84,7 +98,7 @@ export class UpstreamClient {
       if (init.range) headers.range = init.range;
       // Credentials belong to the registry's origin: never to a redirect target elsewhere.
       if (authorization && sameOrigin) headers.authorization = authorization;
-      const response = await this.exchange(url, init.method, headers, target.host, init.signal);
+      const response = await this.exchange(url, init.method, headers, target.host, init);
       if (response.statusCode === 401 && sameOrigin && !answered) {
         answered = true;
         await response.body.dump().catch(() => undefined);
@@ -113,14 +127,16 @@ export class UpstreamClient {
     if (!this.parts.dispatcher) await this.dispatcher.close();
   }
 
-  private send401(response: Dispatcher.ResponseData, url: URL): UpstreamResponse {
+  private send401(response: Exchanged, url: URL): UpstreamResponse {
     return { status: 401, headers: response.headers, body: response.body, url };
   }
 
   /** One HTTP exchange, with failures turned into the registry errors a client should see. */
-  private async exchange(url: URL, method: string, headers: Record<string, string>, host: string, signal?: AbortSignal) {
+  private async exchange(url: URL, method: 'GET' | 'HEAD', headers: Record<string, string>, host: string, init: Partial<UpstreamRequest> = {}): Promise<Exchanged> {
     await requirePublicDestination(url, this.parts.options.allowlist, this.lookup);
+    const { signal, bulk, blocks } = init;
     try {
+      if (bulk) return await http1Request(url, method, headers, { ...this.parts.options.timeouts, lookup: this.connectLookup, signal, blocks });
       return await request(url, { dispatcher: this.dispatcher, method, headers, signal });
     } catch (error) {
       if (signal?.aborted) throw error;
@@ -164,10 +180,20 @@ export class UpstreamClient {
   }
 }
 
+/** What either transport answered. */
+interface Exchanged {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: UpstreamBody;
+}
+
 const TIMEOUT_CODES: Record<string, string> = {
   UND_ERR_CONNECT_TIMEOUT: 'connecting',
   UND_ERR_HEADERS_TIMEOUT: 'waiting for the response',
   UND_ERR_BODY_TIMEOUT: 'waiting for the body',
+  [TimeoutCode.connect]: 'connecting',
+  [TimeoutCode.headers]: 'waiting for the response',
+  [TimeoutCode.body]: 'waiting for the body',
   ETIMEDOUT: 'connecting',
 };
 
@@ -181,6 +207,9 @@ export function upstreamFailure(error: unknown, host: string, url?: URL): Regist
   if (timeout) return new RegistryError('GATEWAY_TIMEOUT', `upstream ${host}${where} timed out ${timeout}`, { detail });
   if (code === 'EPRIVATEADDR') {
     return new RegistryError('DENIED', `upstream ${host}${where}: ${(error as Error).message}; allow it explicitly with --allow-upstream`, { detail });
+  }
+  if (code === 'EUPSTREAMPROTOCOL') {
+    return new RegistryError('BAD_GATEWAY', `upstream ${host}${where} broke HTTP/1.1: ${(error as Error).message}`, { detail });
   }
   const reason = code || (error as Error | undefined)?.message || 'unknown error';
   return new RegistryError('BAD_GATEWAY', `upstream ${host}${where} is unreachable: ${reason}`, { detail });

@@ -115,7 +115,7 @@ export class PullThrough implements ContentSource {
   private startFetch(store: Store, name: string, target: UpstreamName, digest: Digest, key: string): BlobFetch {
     const path = `/v2/${target.repository}/blobs/${digest.text}`;
     const open = async (from: number) => {
-      const response = await this.client.send(target, { method: 'GET', path, range: from > 0 ? `bytes=${from}-` : undefined });
+      const response = await this.client.send(target, { method: 'GET', path, range: from > 0 ? `bytes=${from}-` : undefined, bulk: true });
       const ranged = from > 0 && response.status === 206;
       if (response.status !== 200 && !ranged) throw await upstreamStatusError(response, target, 'blob', digest.text);
       const start = ranged ? rangeStart(first(response.headers['content-range'])) : 0;
