@@ -9,30 +9,11 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import { eventually, randomContent, type Content } from './helpers/oci-http.js';
-import { gate, pull, startFront, startProxy, type Front } from './helpers/proxy.js';
+import { holdWrites, pull, startFront, startProxy, type Front } from './helpers/proxy.js';
 import { parseDigest } from '../src/oci/digest.js';
 
-// More than the writes may fall behind (16 MiB) plus what readers keep in memory (8 MiB).
+// More than the writes may fall behind (12 MiB) plus what readers keep in memory (6 MiB).
 const SIZE = 40 << 20;
-
-/** Holds every FileHandle.writev of this process until open() (undone after the test). */
-async function holdWrites(t: TestContext, dir: string): Promise<{ open(): void }> {
-  const writes = gate();
-  const probe = await fs.open(path.join(dir, 'probe'), 'w');
-  const prototype = Object.getPrototypeOf(probe) as { writev: (...args: unknown[]) => Promise<unknown> };
-  await probe.close();
-  await fs.rm(path.join(dir, 'probe'));
-  const writev = prototype.writev;
-  prototype.writev = async function (this: unknown, ...args: unknown[]) {
-    await writes.opened;
-    return writev.apply(this, args);
-  };
-  t.after(() => {
-    writes.open();
-    prototype.writev = writev;
-  });
-  return writes;
-}
 
 /** An upstream serving blob for every GET (the Range ones as 206 unless told to ignore them), noting each Range. */
 async function rangeFront(t: TestContext, blob: Content, options: { ignoreRange?: boolean; rest?: Buffer } = {}) {

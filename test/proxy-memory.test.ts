@@ -1,4 +1,4 @@
-// The proxy's cold path for blobs larger than its read-along memory (8 MiB): a reader that keeps up
+// The proxy's cold path for blobs larger than its read-along memory (6 MiB at most): a reader that keeps up
 // and one that stalls (and so falls back to the temp file) both get exactly the bytes of the digest;
 // a slow chunked upstream streams; a corrupt body never completes and leaves nothing behind; a client
 // is fed as the bytes arrive even while the store's writes stall.

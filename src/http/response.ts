@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
+import { LentChunk } from './lent.js';
 
 export type Headers = Record<string, string | number>;
 
@@ -118,7 +119,8 @@ async function writeStream(res: ServerResponse, chunks: AsyncIterable<Uint8Array
         flushing = setImmediate(flush); // the next chunk is not at hand: send what is queued
       }
       corked += chunk.length;
-      res.write(chunk);
+      if (chunk instanceof LentChunk) res.write(chunk, () => chunk.giveBack());
+      else res.write(chunk);
       if (corked >= CORK_BYTES) {
         flush();
         if (res.writableNeedDrain) await once(res, 'drain', { signal });

@@ -9,16 +9,22 @@
 //
 // The disk may fall behind the upstream (this VM's page cache faults memory in from the host on first
 // use: a new 1 GiB file can take longer than the whole transfer). Memory is bounded, so the fetch does
-// not buffer for it, nor does it slow the clients down to its pace: once the writes are WRITE_LAG_BYTES
-// behind, they stop following the body, and when the body is done and verified they go on from where
+// not buffer for it, nor does it slow the clients down to its pace: once the writes are far enough
+// behind (fetchMemory's lag), they stop following the body, and when the body is done and verified they go on from where
 // they stopped with a second request (a Range from that offset), as distribution's pull-through cache
 // stores from a second fetch. The running digest is forked at that offset, so the file's bytes are
 // checked too, each byte hashed once per fetch.
+//
+// The body arrives in blocks from a pool (http1.ts reads the socket into them), and each block goes
+// back to the pool once nothing can hold it: out of the window readers copy from, and written to the
+// file (or past where the writes let go). Readers get copies in blocks of the same pool, lent to their
+// response writer (read-along.ts), so a GiB passes through a few dozen blocks of memory.
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { RegistryError } from '../oci/errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobInfo, BlobWriter, RunningDigest, Store } from '../store/store.js';
+import type { BufferPool } from '../http/lent.js';
 
 export interface BlobSource {
   /** Byte count the upstream announced, when it did (for a Range: of the part sent). */
@@ -36,18 +42,18 @@ export type OpenSource = (from: number) => Promise<BlobSource>;
 type State = 'running' | 'done' | 'failed';
 
 /**
- * How much of the most recently received data is kept in memory, so readers close behind need no disk
- * read. It covers what receiveToFile holds while a write is in flight (up to 4 MiB waiting and the
- * batch being written), so a reader that keeps up never waits for the disk; more only raises the peak
- * RSS (8 fetches at once hold 8 windows).
+ * What a fetch keeps in memory, from a budget the fetches under way share. The window is the most
+ * recently received data, so readers close behind need no disk read: alone, a fetch keeps 6 MiB, which
+ * covers what receiveToFile holds while a write is in flight (up to 4 MiB waiting and the batch being
+ * written), so a reader that keeps up never waits for the disk; eight at once keep 2 MiB each (their
+ * readers share the upstream's pace, and the peak RSS stays bounded). The lag is how far the file's
+ * writes may fall behind the body before they stop following it: twice the window, and never under
+ * the 8 MiB that writes in flight and waiting normally reach, so this is a disk that is really behind.
  */
-const RECENT_BYTES = 8 << 20;
-
-/**
- * How far the file's writes may fall behind the body before they stop following it. Writes in flight
- * and waiting normally reach 8 MiB (receive-to-file.ts), so this is a disk that is really behind.
- */
-const WRITE_LAG_BYTES = 16 << 20;
+export function fetchMemory(fetches: number): { window: number; lag: number } {
+  const window = Math.max(2 << 20, Math.min(6 << 20, Math.floor((16 << 20) / Math.max(1, fetches))));
+  return { window, lag: Math.max(8 << 20, 2 * window) };
+}
 
 /**
  * The body goes at the pace of the faster of the writes and the readers reading from memory: it is
@@ -58,6 +64,15 @@ const WRITE_LAG_BYTES = 16 << 20;
  * client) no longer does: from then on, the body goes at the upstream's pace.
  */
 const PACE_MS = 2_000;
+
+/** A block of the pool, held while bytes in it are in the readers' window or not yet written. */
+interface BlockUse {
+  memory: ArrayBuffer;
+  /** The body offset just past its last byte in the window (0: none there). */
+  windowEnd: number;
+  /** The body offset just past its last byte given to the file's writes (0: none). */
+  fileEnd: number;
+}
 
 /** Where a reader is: it has had every byte before position. */
 export interface Cursor {
@@ -86,6 +101,8 @@ export class BlobFetch {
   /** The last chunks received, with their offsets: readers keeping up take bytes from here. */
   private recent: { offset: number; bytes: Uint8Array }[] = [];
   private recentSize = 0;
+  /** The pool's blocks the bodies arrived in, oldest first, with what holds them (see releaseBlocks). */
+  private blocks: BlockUse[] = [];
   private readonly cursors = new Set<Cursor>();
   /** The body while it is read, with what decides whether it flows (see regulate). */
   private live?: { body: Readable; fed: number; hashBehind: boolean; held: boolean; paused: boolean; timer?: NodeJS.Timeout };
@@ -95,7 +112,16 @@ export class BlobFetch {
   private notifyScheduled = false;
   private signalChange!: () => void;
 
-  constructor(store: Store, digest: Digest, open: OpenSource, onStored: (info: BlobInfo) => Promise<void>) {
+  constructor(
+    store: Store,
+    digest: Digest,
+    open: OpenSource,
+    /** Where the body's blocks come from and go back to; readers' copies are lent from it too. */
+    readonly pool: BufferPool,
+    /** The memory it may keep now (fetchMemory of the fetches under way). */
+    private readonly memory: () => { window: number; lag: number },
+    onStored: (info: BlobInfo) => Promise<void>,
+  ) {
     this.resetChange();
     let markStarted!: () => void;
     this.started = new Promise<void>((resolve) => (markStarted = resolve));
@@ -160,13 +186,14 @@ export class BlobFetch {
     const windowStart = this.recent[0]?.offset ?? this.received;
     let trail = Infinity;
     for (const cursor of this.cursors) if (cursor.position >= windowStart) trail = Math.min(trail, cursor.position);
-    return trail !== Infinity && this.received - trail <= RECENT_BYTES - (1 << 20);
+    return trail !== Infinity && this.received - trail <= this.memory().window - (1 << 20);
   }
 
   /** Whether a reader reading from memory is about to lose bytes it has not read. */
   private readerFallsBehind(): boolean {
     const windowStart = this.recent[0]?.offset ?? this.received;
-    for (const cursor of this.cursors) if (cursor.position >= windowStart && this.received - cursor.position > RECENT_BYTES - (1 << 20)) return true;
+    const reach = this.memory().window - (1 << 20);
+    for (const cursor of this.cursors) if (cursor.position >= windowStart && this.received - cursor.position > reach) return true;
     return false;
   }
 
@@ -177,7 +204,7 @@ export class BlobFetch {
     // Attached, the writes hold the body back once they are behind by what memory keeps for readers,
     // unless readers keep up (a reader out of memory would wait for the writes anyway); let go, the
     // body waits only for a reader that would otherwise have to wait for the disk.
-    const writesBehind = live.fed - this.written > RECENT_BYTES - (1 << 20);
+    const writesBehind = live.fed - this.written > this.memory().window - (1 << 20);
     const held = this.detachedAt === undefined ? writesBehind && !this.readersKeepUp() : !this.unpaced && this.readerFallsBehind();
     if (held && this.detachedAt !== undefined && !live.timer) {
       live.timer = setTimeout(() => {
@@ -200,9 +227,41 @@ export class BlobFetch {
     this.recent.push({ offset: this.received, bytes });
     this.received += bytes.length;
     this.recentSize += bytes.length;
-    while (this.recentSize > RECENT_BYTES && this.recent.length > 1) {
+    const { window } = this.memory();
+    while (this.recentSize > window && this.recent.length > 1) {
       this.recentSize -= this.recent.shift()?.bytes.length ?? 0;
     }
+  }
+
+  /**
+   * Notes that bytes (ending at body offset end) hold their block: in the readers' window when
+   * windowed, and until written when toFile (the file's writes were given them).
+   */
+  private track(bytes: Uint8Array, end: number, windowed: boolean, toFile: boolean): void {
+    if (!this.pool.owns(bytes.buffer)) return;
+    let last = this.blocks[this.blocks.length - 1];
+    if (last?.memory !== bytes.buffer) {
+      last = { memory: bytes.buffer, windowEnd: 0, fileEnd: 0 };
+      this.blocks.push(last);
+    }
+    if (windowed) last.windowEnd = end;
+    if (toFile) last.fileEnd = end;
+  }
+
+  /**
+   * Gives back the blocks nothing holds any more: out of the readers' window and written. The newest
+   * is the transport's to fill until its body ends; at the end (all), every block goes back.
+   */
+  private releaseBlocks(all = false): void {
+    const windowStart = this.recent[0]?.offset ?? this.received;
+    const newest = this.blocks.length - 1;
+    let kept = 0;
+    for (let index = 0; index <= newest; index++) {
+      const block = this.blocks[index] as BlockUse;
+      if (all || (index < newest && block.windowEnd <= windowStart && block.fileEnd <= this.written)) this.pool.give(block.memory);
+      else this.blocks[kept++] = block;
+    }
+    this.blocks.length = kept;
   }
 
   private resetChange(): void {
@@ -263,8 +322,10 @@ export class BlobFetch {
     } finally {
       for (const running of digests) running.close();
       if (this.state !== 'done') await writer?.cancel().catch(() => undefined);
+      // No write is in flight by now, and readers copy what they take: every block may go back.
       this.recent = [];
       this.recentSize = 0;
+      this.releaseBlocks(true);
       started();
       this.notify();
     }
@@ -284,12 +345,15 @@ export class BlobFetch {
     let rest: RunningDigest | undefined;
     const writing = writer.write(feed, (end) => {
       this.written = end;
+      this.releaseBlocks();
       this.notify(); // for readers waiting for bytes that left memory before they reached the disk
       if (live.held) this.regulate();
     });
     const onData = (chunk: Uint8Array) => {
       if (chunk.length === 0) return;
       this.remember(chunk);
+      this.track(chunk, this.received, true, this.detachedAt === undefined);
+      this.releaseBlocks();
       this.notifySoon();
       if (!received.update(chunk)) {
         live.hashBehind = true;
@@ -302,7 +366,7 @@ export class BlobFetch {
         feed.push(chunk);
         live.fed += chunk.length;
         // The writes are far behind while the readers keep up: they stop following the body.
-        if (live.fed - this.written > WRITE_LAG_BYTES && this.readersKeepUp()) {
+        if (live.fed - this.written > this.memory().lag && this.readersKeepUp()) {
           this.detachedAt = live.fed;
           rest = received.fork();
           feed.push(null);
@@ -341,11 +405,17 @@ export class BlobFetch {
     const source = await open(from);
     const skip = from - source.start;
     // The writes pause the body at the disk's pace, far below the hash's: it is fed beside them.
-    const onData = (chunk: Uint8Array) => void rest.update(chunk);
+    let end = from;
+    // kept: what of the chunk is the blob's from `from` on (less when a 200 is skipped up to it).
+    const onData = (chunk: Uint8Array, kept = chunk) => {
+      this.track(chunk, (end += kept.length), false, kept.length > 0);
+      return kept.length === 0 || rest.update(kept);
+    };
     if (skip === 0) source.body.on('data', onData);
     try {
-      await writer.write(skip === 0 ? source.body : skipped(source.body, skip, rest), (end) => {
+      await writer.write(skip === 0 ? source.body : skipped(source.body, skip, onData, rest), (end) => {
         this.written = end;
+        this.releaseBlocks();
         this.notify();
       });
     } catch (error) {
@@ -376,14 +446,16 @@ async function check(running: RunningDigest, digest: Digest, host: string, size:
   });
 }
 
-/** The body from skip bytes on (the upstream ignored a Range), fed to digest on the way, at its pace. */
-async function* skipped(body: Readable, skip: number, digest: RunningDigest): AsyncIterable<Uint8Array> {
+/**
+ * The body from skip bytes on (the upstream ignored a Range); each chunk goes to take with the part of
+ * it that is kept (and so to digest, at its pace).
+ */
+async function* skipped(body: Readable, skip: number, take: (chunk: Uint8Array, kept: Uint8Array) => boolean, digest: RunningDigest): AsyncIterable<Uint8Array> {
   for await (const whole of body as AsyncIterable<Uint8Array>) {
     const dropped = Math.min(skip, whole.length);
     skip -= dropped;
     const chunk = dropped > 0 ? whole.subarray(dropped) : whole;
-    if (chunk.length === 0) continue;
-    if (!digest.update(chunk)) await digest.drained();
-    yield chunk;
+    if (!take(whole, chunk)) await digest.drained();
+    if (chunk.length > 0) yield chunk;
   }
 }

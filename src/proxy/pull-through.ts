@@ -11,12 +11,17 @@ import { declaredMediaType } from '../store/manifest-facts.js';
 import type { Store, StoredManifest } from '../store/store.js';
 import type { RequestContext } from '../http/context.js';
 import type { Clock } from '../clock.js';
-import { BlobFetch } from './blob-fetch.js';
+import { BufferPool } from '../http/lent.js';
+import { BlobFetch, fetchMemory } from './blob-fetch.js';
+import { BLOCK_BYTES } from './http1.js';
 import { fetchContent } from './read-along.js';
 import { first, UpstreamClient, type UpstreamResponse } from './client.js';
 import { upstreamStatusError } from './upstream-errors.js';
 import { upstreamFor, type UpstreamName } from './upstream-name.js';
 import type { ProxyOptions } from './options.js';
+
+/** Blocks kept for the next fetches: enough for one fetch's window and writes, not for eight at once. */
+const SPARE_BLOCKS = 32;
 
 /** Manifest types asked for when the client sent no Accept header. */
 export const DEFAULT_ACCEPT = [
@@ -37,6 +42,8 @@ export class PullThrough implements ContentSource {
   private readonly checked = new Map<string, number>();
   /** Repositories whose _meta.json this instance has written. */
   private readonly recorded = new Set<string>();
+  /** The blocks upstream bodies are read into and readers are sent from, reused (see BlobFetch). */
+  private readonly blocks = new BufferPool(BLOCK_BYTES, SPARE_BLOCKS);
 
   constructor(
     private readonly options: ProxyOptions,
@@ -115,7 +122,8 @@ export class PullThrough implements ContentSource {
   private startFetch(store: Store, name: string, target: UpstreamName, digest: Digest, key: string): BlobFetch {
     const path = `/v2/${target.repository}/blobs/${digest.text}`;
     const open = async (from: number) => {
-      const response = await this.client.send(target, { method: 'GET', path, range: from > 0 ? `bytes=${from}-` : undefined, bulk: true });
+      const blocks = () => this.blocks.take();
+      const response = await this.client.send(target, { method: 'GET', path, range: from > 0 ? `bytes=${from}-` : undefined, bulk: true, blocks });
       const ranged = from > 0 && response.status === 206;
       if (response.status !== 200 && !ranged) throw await upstreamStatusError(response, target, 'blob', digest.text);
       const start = ranged ? rangeStart(first(response.headers['content-range'])) : 0;
@@ -128,7 +136,7 @@ export class PullThrough implements ContentSource {
       const length = Number(first(response.headers['content-length']));
       return { size: Number.isSafeInteger(length) && length >= 0 ? length : undefined, body: response.body, start, host: target.host };
     };
-    const fetch = new BlobFetch(store, digest, open, async () => {
+    const fetch = new BlobFetch(store, digest, open, this.blocks, () => fetchMemory(this.fetches.size), async () => {
       await store.linkBlob(name, digest);
       await this.recordUpstream(store, name, target);
     });

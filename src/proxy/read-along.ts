@@ -5,11 +5,10 @@ import { isMissing } from '../store/atomic.js';
 import type { ByteRange } from '../http/request.js';
 import { bodyChunks } from '../http/response.js';
 import { fileContent, type BlobContent } from '../registry/content.js';
+import type { BufferPool, LentChunk } from '../http/lent.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobFetch } from './blob-fetch.js';
 
-/** The most a reader takes at once: from memory, slices of what arrived; from the temp file, one read. */
-const READ_SIZE = 1 << 20;
 
 /**
  * The content of a fetch once the upstream answered. Without an announced size a HEAD or a range
@@ -56,23 +55,24 @@ async function* readAlong(fetch: BlobFetch, start: number, end: number, signal: 
         await until(fetch.nextChange(), signal);
         continue;
       }
-      const length = Math.min(limit - position, READ_SIZE);
-      // Readers close behind the fetch take the bytes from memory; laggards read the temp file, as far
+      // What a reader takes at once: a block of the fetch's pool, lent to the response writer.
+      const length = Math.min(limit - position, fetch.pool.size);
+      // Readers close behind the fetch copy the bytes from memory; laggards read the temp file, as far
       // as it is written (bytes can leave memory a moment before their write completes, and the writes
       // may have fallen behind and go on from a second request).
-      let slices = fetch.recentSlices(position, length);
-      if (slices.length === 0) {
+      const slices = fetch.recentSlices(position, length);
+      let chunk: LentChunk;
+      if (slices.length > 0) chunk = fetch.pool.lendCopy(slices);
+      else {
         const onDisk = Math.min(end + 1, fetch.fileLimit()) - position;
         if (onDisk <= 0) {
           await until(fetch.nextChange(), signal);
           continue;
         }
-        slices = [await readAt(handle, position, Math.min(READ_SIZE, onDisk))];
+        chunk = await readAt(handle, position, Math.min(fetch.pool.size, onDisk), fetch.pool);
       }
-      for (const slice of slices) {
-        position += slice.length;
-        yield slice;
-      }
+      position += chunk.length;
+      yield chunk;
     }
   } finally {
     unfollow();
@@ -80,11 +80,17 @@ async function* readAlong(fetch: BlobFetch, start: number, end: number, signal: 
   }
 }
 
-async function readAt(handle: fs.FileHandle, position: number, length: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length);
-  const { bytesRead } = await handle.read(buffer, 0, length, position);
-  if (bytesRead === 0) throw new Error(`the temp file ended before ${position + length} bytes`);
-  return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+/** Up to length bytes of the file at position, in a block of pool lent to the writer. */
+async function readAt(handle: fs.FileHandle, position: number, length: number, pool: BufferPool): Promise<LentChunk> {
+  const buffer = pool.take();
+  try {
+    const { bytesRead } = await handle.read(buffer, 0, length, position);
+    if (bytesRead === 0) throw new Error(`the temp file ended before ${position + length} bytes`);
+    return pool.lend(buffer, bytesRead);
+  } catch (error) {
+    pool.give(buffer.buffer as ArrayBuffer);
+    throw error;
+  }
 }
 
 /** Waits for promise, or rejects with an AbortError as soon as the client goes away. */

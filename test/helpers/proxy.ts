@@ -101,6 +101,25 @@ export function gate(): { opened: Promise<void>; open(): void } {
   return { opened, open };
 }
 
+/** Holds every FileHandle.writev of this process until open() (undone after the test). */
+export async function holdWrites(t: TestContext, dir: string): Promise<{ open(): void }> {
+  const writes = gate();
+  const probe = await fs.open(path.join(dir, 'probe'), 'w');
+  const prototype = Object.getPrototypeOf(probe) as { writev: (...args: unknown[]) => Promise<unknown> };
+  await probe.close();
+  await fs.rm(path.join(dir, 'probe'));
+  const writev = prototype.writev;
+  prototype.writev = async function (this: unknown, ...args: unknown[]) {
+    await writes.opened;
+    return writev.apply(this, args);
+  };
+  t.after(() => {
+    writes.open();
+    prototype.writev = writev;
+  });
+  return writes;
+}
+
 /** Forwards a request to another server (same path and headers), piping both bodies. */
 export function forward(req: http.IncomingMessage, res: http.ServerResponse, targetPort: number): void {
   const upstream = http.request(
