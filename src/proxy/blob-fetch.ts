@@ -65,6 +65,19 @@ export function fetchMemory(fetches: number): { window: number; lag: number } {
  */
 const PACE_MS = 2_000;
 
+/** The body while it is read, with what decides whether it flows (see regulate). */
+interface LiveBody {
+  body: Readable;
+  /** Bytes given to the file's writes. */
+  fed: number;
+  hashBehind: boolean;
+  held: boolean;
+  paused: boolean;
+  /** Since when (performance.now()) a reader holds the body without a break. */
+  heldSince?: number;
+  timer?: NodeJS.Timeout;
+}
+
 /** A block of the pool, held while bytes in it are in the readers' window or not yet written. */
 interface BlockUse {
   memory: ArrayBuffer;
@@ -105,7 +118,7 @@ export class BlobFetch {
   private blocks: BlockUse[] = [];
   private readonly cursors = new Set<Cursor>();
   /** The body while it is read, with what decides whether it flows (see regulate). */
-  private live?: { body: Readable; fed: number; hashBehind: boolean; held: boolean; paused: boolean; timer?: NodeJS.Timeout };
+  private live?: LiveBody;
   /** A reader held the body longer than PACE_MS: the readers no longer pace it. */
   private unpaced = false;
   private changed!: Promise<void>;
@@ -206,14 +219,13 @@ export class BlobFetch {
     // body waits only for a reader that would otherwise have to wait for the disk.
     const writesBehind = live.fed - this.written > this.memory().window - (1 << 20);
     const held = this.detachedAt === undefined ? writesBehind && !this.readersKeepUp() : !this.unpaced && this.readerFallsBehind();
-    if (held && this.detachedAt !== undefined && !live.timer) {
-      live.timer = setTimeout(() => {
-        this.unpaced = true;
-        this.regulate();
-      }, PACE_MS);
-    } else if (!held && live.timer) {
-      clearTimeout(live.timer);
-      live.timer = undefined;
+    // One timer at a time sees whether a reader held the body PACE_MS without a break (a reader at the
+    // edge of the window holds and lets go all the time: a timer each time is garbage for the GC).
+    if (held && this.detachedAt !== undefined) {
+      live.heldSince ??= performance.now();
+      if (!live.timer) this.watchHold(live, PACE_MS);
+    } else {
+      live.heldSince = undefined;
     }
     live.held = held;
     const pause = held || live.hashBehind;
@@ -221,6 +233,17 @@ export class BlobFetch {
     live.paused = pause;
     if (pause) live.body.pause();
     else live.body.resume();
+  }
+
+  private watchHold(live: LiveBody, delay: number): void {
+    live.timer = setTimeout(() => {
+      live.timer = undefined;
+      if (live.heldSince === undefined) return;
+      const held = performance.now() - live.heldSince;
+      if (held < PACE_MS) return this.watchHold(live, PACE_MS - held);
+      this.unpaced = true;
+      this.regulate();
+    }, delay);
   }
 
   private remember(bytes: Uint8Array): void {
@@ -340,7 +363,7 @@ export class BlobFetch {
   private async receive(source: BlobSource, writer: BlobWriter, received: RunningDigest, digest: Digest): Promise<{ rest?: RunningDigest; writing: Promise<number> }> {
     const { body } = source;
     const feed = new Readable({ read() {} });
-    const live = { body, fed: 0, hashBehind: false, held: false, paused: false, timer: undefined as NodeJS.Timeout | undefined };
+    const live: LiveBody = { body, fed: 0, hashBehind: false, held: false, paused: false };
     this.live = live;
     let rest: RunningDigest | undefined;
     const writing = writer.write(feed, (end) => {
