@@ -250,8 +250,10 @@ export class BlobFetch {
     this.recent.push({ offset: this.received, bytes });
     this.received += bytes.length;
     this.recentSize += bytes.length;
+    // At least the window stays: a chunk leaves only when the rest still covers it. Chunks are up to a
+    // block (1 MiB), and a reader held back at a MiB short of the window must still be in it.
     const { window } = this.memory();
-    while (this.recentSize > window && this.recent.length > 1) {
+    while (this.recent.length > 1 && this.recentSize - (this.recent[0]?.bytes.length ?? 0) >= window) {
       this.recentSize -= this.recent.shift()?.bytes.length ?? 0;
     }
   }

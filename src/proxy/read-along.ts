@@ -9,7 +9,6 @@ import type { BufferPool, LentChunk } from '../http/lent.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobFetch } from './blob-fetch.js';
 
-
 /**
  * The content of a fetch once the upstream answered. Without an announced size a HEAD or a range
  * cannot be answered before the whole blob is there, so those wait for it.
