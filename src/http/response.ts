@@ -152,6 +152,8 @@ const LARGE_CHUNK = 512 * 1024;
  * One per server.
  */
 export class ChunkPool {
+  /** Responses sending a file to a reader that keeps up (sendFast), now. */
+  streaming = 0;
   private readonly spare: Buffer[] = [];
   private readonly spareLarge: Buffer[] = [];
 
@@ -316,17 +318,20 @@ const INLINE_READ_MS = 2;
  * socket as soon as it is read, so the next one is already queued when the socket takes the last, and
  * a buffer refilled only once the socket has taken its bytes. Then the response ends.
  *
- * Reads are made inline, on the event loop, while they come from the page cache: a thread-pool round
- * trip per 512 KiB cost more than the copy itself on a 2-core machine (0.83-1.20 CPU-s per GiB served
- * against 0.63-0.74 inline, bench/README.md). The first read that takes longer than INLINE_READ_MS (the
- * file is read from the disk) sends the rest of this response's reads to the thread pool, so a
- * cold file never holds the other connections up for more than one read.
+ * While it is the only such reader, its reads are made inline, on the event loop, as long as they come
+ * from the page cache: a thread-pool round trip per 512 KiB cost more than the copy itself on a 2-core
+ * machine (0.83-1.20 CPU-s per GiB served against 0.63-0.74 inline, bench/README.md). With several,
+ * the thread pool reads beside the event loop's writes (inline, 8 parallel GETs lost a fifth). The
+ * first read that takes longer than INLINE_READ_MS (the file is read from the disk) sends the rest of
+ * this response's reads to the thread pool, so a cold file never holds the other connections up for
+ * more than one read.
  */
 async function sendFast(res: ServerResponse, fd: number, start: number, end: number, pool: ChunkPool): Promise<void> {
   const buffers = [pool.takeLarge(), pool.takeLarge()];
   const writes: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
   let completed = false;
   let inline = true;
+  pool.streaming++;
   try {
     let position = start;
     for (let turn = 0; position <= end; turn++) {
@@ -336,7 +341,7 @@ async function sendFast(res: ServerResponse, fd: number, start: number, end: num
       if (res.destroyed) throw Object.assign(new Error('the response was closed'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
       const length = Math.min(buffer.length, end - position + 1);
       let bytesRead: number;
-      if (inline) {
+      if (inline && pool.streaming === 1) {
         const began = performance.now();
         bytesRead = fs.readSync(fd, buffer, 0, length, position);
         inline = performance.now() - began < INLINE_READ_MS;
@@ -353,6 +358,7 @@ async function sendFast(res: ServerResponse, fd: number, start: number, end: num
     completed = true;
     res.end();
   } finally {
+    pool.streaming--;
     // After an error a write may still hold a buffer: those are left to the garbage collector.
     if (completed) for (const buffer of buffers) pool.give(buffer);
   }
