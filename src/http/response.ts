@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { LentChunk } from './lent.js';
+import { BufferPool, LentChunk } from './lent.js';
 
 export type Headers = Record<string, string | number>;
 
@@ -149,31 +149,34 @@ const LARGE_CHUNK = 512 * 1024;
 /**
  * Buffers for file bodies, kept for reuse between responses so a busy server does not allocate and
  * collect them all the time: small ones while a reader has not shown it keeps up, large ones after.
- * One per server.
+ * One per server; each size a BufferPool, which takes back only its own buffers, once each.
  */
 export class ChunkPool {
   /** Responses sending a file to a reader that keeps up (sendFast), now. */
   streaming = 0;
-  private readonly spare: Buffer[] = [];
-  private readonly spareLarge: Buffer[] = [];
+  private readonly small: BufferPool;
+  private readonly large: BufferPool;
 
   constructor(
     readonly chunkSize = FILE_CHUNK,
     readonly largeSize = LARGE_CHUNK,
-    private readonly maxSpare = 256,
-  ) {}
+    maxSpare = 256,
+  ) {
+    this.small = new BufferPool(chunkSize, maxSpare);
+    this.large = new BufferPool(largeSize, maxSpare / 16);
+  }
 
   take(): Buffer {
-    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.chunkSize);
+    return this.small.take();
   }
 
   takeLarge(): Buffer {
-    return this.spareLarge.pop() ?? Buffer.allocUnsafeSlow(this.largeSize);
+    return this.large.take();
   }
 
   give(buffer: Buffer): void {
-    if (buffer.length === this.chunkSize && this.spare.length < this.maxSpare) this.spare.push(buffer);
-    else if (buffer.length === this.largeSize && this.spareLarge.length < this.maxSpare / 16) this.spareLarge.push(buffer);
+    const pool = buffer.length === this.chunkSize ? this.small : this.large;
+    pool.give(buffer.buffer as ArrayBuffer);
   }
 }
 
