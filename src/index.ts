@@ -35,6 +35,8 @@ export interface StartOptions extends Partial<Omit<ServeConfig, 'host' | 'port' 
   rules?: RuleInput[];
   /** Each request's log entry, as `serve` prints it; default none. */
   log?: RequestLog;
+  /** What failed in the background, where no client sees it (a blob pulled through and not stored); default none. */
+  warn?: (message: string) => void;
   /** Decorators of your own, served as broken/<name>/<rules>/<repository> and usable by rules. */
   decorators?: readonly Decorator[];
 }
@@ -60,7 +62,7 @@ export interface RunningRegistry {
 }
 
 export async function startRegistry(options: StartOptions = {}): Promise<RunningRegistry> {
-  const { port = 0, host = '127.0.0.1', store, rules = [], log = () => undefined, decorators, ...overrides } = options;
+  const { port = 0, host = '127.0.0.1', store, rules = [], log = () => undefined, warn, decorators, ...overrides } = options;
   const ownStore = store === undefined;
   const dir = store ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'broken-reg-')));
   const removeStore = () => (ownStore ? fs.rm(dir, { recursive: true, force: true }) : Promise.resolve());
@@ -68,7 +70,7 @@ export async function startRegistry(options: StartOptions = {}): Promise<Running
   let registry: Awaited<ReturnType<typeof buildRegistry>> | undefined;
   try {
     const tls = config.tlsCert && config.tlsKey ? { cert: await fs.readFile(config.tlsCert), key: await fs.readFile(config.tlsKey) } : undefined;
-    registry = await buildRegistry({ config, log, decorators, tls });
+    registry = await buildRegistry({ config, log, warn, decorators, tls });
     for (const rule of rules) registry.rules.add(rule);
     const running = await listen(registry.app, { host, port, tls });
     const built = registry;

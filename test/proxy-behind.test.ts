@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import type http from 'node:http';
+import http from 'node:http';
 import { eventually, randomContent, type Content } from './helpers/oci-http.js';
 import { holdWrites, pull, startFront, startProxy, type Front } from './helpers/proxy.js';
 import { parseDigest } from '../src/oci/digest.js';
@@ -26,6 +26,11 @@ async function rangeFront(t: TestContext, blob: Content, options: { ignoreRange?
       return;
     }
     const from = Number(match[1]);
+    if (from >= blob.size) {
+      // As distribution answers a Range past the end.
+      res.writeHead(416, { 'Content-Range': `bytes */${blob.size}` }).end();
+      return;
+    }
     const bytes = (options.rest ?? blob.bytes).subarray(from);
     res.writeHead(206, { 'Content-Length': bytes.length, 'Content-Range': `bytes ${from}-${blob.size - 1}/${blob.size}` }).end(bytes);
   });
@@ -68,6 +73,38 @@ test('clients get every byte while the store cannot write, and the store catches
   assert.equal(ranges.length, 2, 'later pulls come from the store');
 });
 
+/** GETs url reading slowly (a chunk, then a pause): the client sets the pace. */
+function slowPull(url: string, pauseMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { timeout: 20_000 }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        response.pause();
+        setTimeout(() => response.resume(), pauseMs);
+      });
+      response.on('end', () => resolve(Buffer.concat(chunks)));
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('error', reject);
+  });
+}
+
+test('a client slower than the upstream: the writes still let go of the body, and its last byte does not wait for them', async (t) => {
+  const blob = randomContent(SIZE, 37);
+  const { front, ranges } = await rangeFront(t, blob);
+  const proxy = await proxyFor(t, front);
+  const writes = await holdWrites(t, proxy.storeDir);
+  assert.ok((await slowPull(`${proxy.url}/v2/slow/blobs/${blob.digest}`, 1)).equals(blob.bytes), 'every byte, while no write has completed');
+  writes.open();
+  assert.ok(await eventually(async () => Boolean(await storedBytes(proxy, 'slow', blob)), 500));
+  assert.equal(sha256((await storedBytes(proxy, 'slow', blob))!), blob.digest);
+  assert.equal(ranges.length, 2);
+  const from = Number(/^bytes=(\d+)-$/.exec(ranges[1] ?? '')?.[1]);
+  assert.ok(from > 0 && from < SIZE, `the writes let go before the body's end: ${ranges[1]}`);
+});
+
 test('an upstream that ignores the Range: the store skips to where its writes stopped', async (t) => {
   const blob = randomContent(SIZE, 32);
   const { front, ranges } = await rangeFront(t, blob, { ignoreRange: true });
@@ -91,6 +128,35 @@ test('a second request that sends other bytes: the client had the right ones, an
   writes.open();
   assert.ok(await eventually(async () => ranges.length === 2 && (await fs.readdir(path.join(proxy.storeDir, 'tmp'))).length === 0, 500));
   assert.equal(await proxy.deps.store.blob(parseDigest(blob.digest)!), undefined);
+  // The client had every byte: only the server's warning tells that the blob was not stored.
+  assert.ok(await eventually(async () => proxy.warnings.length > 0));
+  assert.equal(proxy.warnings.length, 1);
+  assert.match(proxy.warnings[0] ?? '', new RegExp(`^proxy: rest@${blob.digest} reached its clients but was not stored: upstream .* does not match`));
+});
+
+test('writes that let go at the body\'s last chunk were given every byte: stored without a second request', async (t) => {
+  // The writes may fall 12 MiB behind: held from the start, they let go once the body is past it.
+  // The body's last KiB comes once the client has read the rest, so that is where they let go.
+  const blob = randomContent((12 << 20) + 1024, 36);
+  const ranges: (string | undefined)[] = [];
+  const front = await startFront(t, (req, res) => {
+    ranges.push(req.headers.range);
+    if (req.headers.range) {
+      res.writeHead(416, { 'Content-Range': `bytes */${blob.size}` }).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Length': blob.size });
+    res.write(blob.bytes.subarray(0, 12 << 20));
+    setTimeout(() => res.end(blob.bytes.subarray(12 << 20)), 300);
+  });
+  const proxy = await proxyFor(t, front);
+  const writes = await holdWrites(t, proxy.storeDir);
+  assert.ok((await pull(proxy, `/v2/last/blobs/${blob.digest}`)).body.equals(blob.bytes));
+  writes.open();
+  assert.ok(await eventually(async () => Boolean(await storedBytes(proxy, 'last', blob)), 500));
+  assert.equal(sha256((await storedBytes(proxy, 'last', blob))!), blob.digest);
+  assert.deepEqual(ranges, [undefined], 'nothing was left to ask for');
+  assert.deepEqual(proxy.warnings, []);
 });
 
 test('a corrupt body fails the client at the end while the store cannot write, and nothing is stored', async (t) => {

@@ -97,6 +97,7 @@ async function serve(flags: ServeFlags, io: Io): Promise<void> {
     tls,
     log: (entry) => output.line(format(entry)),
     expireUploads: { onError: (error) => io.stderr.write(`broken-reg: upload expiry: ${(error as Error).message}\n`) },
+    warn: (message) => io.stderr.write(`broken-reg: ${message}\n`),
   });
   let running: RunningServer;
   try {

@@ -202,6 +202,18 @@ export class BlobFetch {
     return trail !== Infinity && this.received - trail <= this.memory().window - (1 << 20);
   }
 
+  /**
+   * Whether a reader reads from memory, for the writes to let go of the body. Not whether it keeps up:
+   * a reader that sets the pace is always about a chunk short of that (the body goes on as soon as it
+   * is back within reach, and the next chunk, up to a block, puts it just outside), so the writes would
+   * hold on until the body's end, and its last byte would wait for them.
+   */
+  private readersInMemory(): boolean {
+    const windowStart = this.recent[0]?.offset ?? this.received;
+    for (const cursor of this.cursors) if (cursor.position >= windowStart) return true;
+    return false;
+  }
+
   /** Whether a reader reading from memory is about to lose bytes it has not read. */
   private readerFallsBehind(): boolean {
     const windowStart = this.recent[0]?.offset ?? this.received;
@@ -390,8 +402,8 @@ export class BlobFetch {
       if (this.detachedAt === undefined) {
         feed.push(chunk);
         live.fed += chunk.length;
-        // The writes are far behind while the readers keep up: they stop following the body.
-        if (live.fed - this.written > this.memory().lag && this.readersKeepUp()) {
+        // The writes are far behind while readers read from memory: they stop following the body.
+        if (live.fed - this.written > this.memory().lag && this.readersInMemory()) {
           this.detachedAt = live.fed;
           rest = received.fork();
           feed.push(null);
@@ -423,10 +435,15 @@ export class BlobFetch {
     return { rest, writing };
   }
 
-  /** The file's writes fell behind: the rest of the blob from a second request, checked with rest. */
+  /**
+   * The file's writes fell behind: the rest of the blob from a second request, checked with rest.
+   * When they let go at the body's last chunk, they were given every byte and nothing is asked for (a
+   * Range from the blob's size is unsatisfiable: distribution answers 416).
+   */
   private async catchUp(open: OpenSource, writer: BlobWriter, writing: Promise<number>, rest: RunningDigest, digest: Digest): Promise<void> {
     await writing;
     const from = this.detachedAt ?? 0;
+    if (from === this.received) return;
     const source = await open(from);
     const skip = from - source.start;
     // The writes pause the body at the disk's pace, far below the hash's: it is fed beside them.

@@ -49,6 +49,7 @@ export class PullThrough implements ContentSource {
     private readonly options: ProxyOptions,
     private readonly client: UpstreamClient,
     private readonly clock: Clock,
+    private readonly warn: (message: string) => void = () => undefined,
   ) {}
 
   /**
@@ -144,7 +145,13 @@ export class PullThrough implements ContentSource {
     const forget = () => {
       if (this.fetches.get(key) === fetch) this.fetches.delete(key);
     };
-    fetch.done.then(forget, forget);
+    // A failure before the body was verified reached the clients as an error; after it, they had every
+    // byte and only the store lost out, where nobody would hear of it.
+    const failed = (error: unknown) => {
+      forget();
+      if (fetch.verified) this.warn(`proxy: ${name}@${digest.text} reached its clients but was not stored: ${error instanceof Error ? error.message : String(error)}`);
+    };
+    fetch.done.then(forget, failed);
     return fetch;
   }
 

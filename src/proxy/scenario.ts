@@ -21,6 +21,8 @@ export interface ProxyParts {
   dispatcher?: Dispatcher;
   /** Replaces DNS resolution (tests map names to 127.0.0.1). */
   lookup?: LookupAll;
+  /** Hears of what failed where no client sees it (a blob its clients had in full, not stored). */
+  warn?: (message: string) => void;
 }
 
 export interface ProxyScenario {
@@ -38,7 +40,7 @@ export function createProxyScenario(options: ProxyOptions, parts: ProxyParts): P
     now: () => parts.clock.now().getTime(),
     dispatcher: parts.dispatcher,
   });
-  const proxy = new PullThrough(options, client, parts.clock);
+  const proxy = new PullThrough(options, client, parts.clock, parts.warn);
   const manifest = manifestReader(proxy);
   const blob = blobReader(proxy);
   const upstream = options.upstream.prefix ? `${options.upstream.host}/${options.upstream.prefix}` : options.upstream.host;

@@ -29,6 +29,8 @@ export interface RegistryParts {
   decorators?: readonly Decorator[];
   /** The certificate the registry is served with (listen's tls), for the listeners it opens itself. */
   tls?: { cert: Buffer; key: Buffer };
+  /** Hears of what failed in the background, where no client sees it (see ProxyParts.warn). */
+  warn?: (message: string) => void;
 }
 
 export interface Registry {
@@ -42,7 +44,7 @@ export interface Registry {
   close(): Promise<void>;
 }
 
-export async function buildRegistry({ config, log, clock = systemClock, random = Math.random, env = {}, expireUploads, decorators = [], tls }: RegistryParts): Promise<Registry> {
+export async function buildRegistry({ config, log, clock = systemClock, random = Math.random, env = {}, expireUploads, decorators = [], tls, warn }: RegistryParts): Promise<Registry> {
   const defaults = defaultScenarios();
   // Given decorators (the library's, tests') come first and replace the built-in one of their name.
   const builtIn = (defaults.decorators ?? []).filter((d) => !decorators.some((given) => given.name === d.name));
@@ -73,7 +75,7 @@ export async function buildRegistry({ config, log, clock = systemClock, random =
   const store = await FsStore.open(config.store);
   const uploads = new Uploads(store, () => clock.now(), { timeoutMs: config.uploadTimeoutMs });
   const deps: ServerDeps = { store, uploads, config, clock, random, ...(tls ? { tls } : {}) };
-  const proxy = createProxyScenario(config.proxy, { clock, env });
+  const proxy = createProxyScenario(config.proxy, { clock, env, warn });
   const endpoints = [auth.endpoint, ...(table.decorators ?? []).flatMap((d) => d.endpoints ?? [])];
   const app = createApp({ deps, scenarios: { ...table, proxy: proxy.scenario }, log: record, guard: auth.guard, endpoints, control, rules });
   const stopExpiry = expireUploads ? uploads.startExpiry(undefined, expireUploads.onError) : async () => undefined;

@@ -22,7 +22,10 @@ import { makeTempDir, type TestRegistry } from './registry.js';
 export const TIMEOUT_MS = 20_000;
 
 /** A registry with the proxy wired to a test's upstream; like startRegistry's, without the server handle. */
-export type ProxyRegistry = Omit<TestRegistry, 'server'>;
+export type ProxyRegistry = Omit<TestRegistry, 'server'> & {
+  /** What the proxy warned of (ProxyParts.warn). */
+  warnings: string[];
+};
 
 export interface ProxyStart {
   flags: ProxyFlags;
@@ -45,7 +48,8 @@ export async function startProxy(t: TestContext, start: ProxyStart): Promise<Pro
   const deps: ServerDeps = { store, uploads: new Uploads(store, () => clock.now()), config, clock, random: Math.random };
   const resolved = resolveProxyOptions(start.flags);
   const options = start.adjust ? start.adjust(resolved) : resolved;
-  const proxy = createProxyScenario(options, { clock, env: start.env ?? { DOCKER_CONFIG: storeDir }, lookup: start.lookup });
+  const warnings: string[] = [];
+  const proxy = createProxyScenario(options, { clock, env: start.env ?? { DOCKER_CONFIG: storeDir }, lookup: start.lookup, warn: (message) => warnings.push(message) });
   const logs: RequestLogEntry[] = [];
   const app = createApp({ deps, scenarios: { scenarios: [preparedScenario], proxy: proxy.scenario }, log: (entry) => logs.push(entry) });
   const server = await listen(app, { host: '127.0.0.1', port: 0 });
@@ -59,7 +63,7 @@ export async function startProxy(t: TestContext, start: ProxyStart): Promise<Pro
     if (ownDir) await fs.rm(ownDir, { recursive: true, force: true });
   };
   t.after(stop);
-  return { url: server.url, host: `127.0.0.1:${server.port}`, port: server.port, storeDir, deps, logs, stop };
+  return { url: server.url, host: `127.0.0.1:${server.port}`, port: server.port, storeDir, deps, logs, warnings, stop };
 }
 
 /** A settable clock for TTL tests. */
