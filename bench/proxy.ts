@@ -101,10 +101,11 @@ function storedPath(kind: Proxy, dir: string, digest: string): string {
   return path.join(dir, 'blobs/sha256', hex.slice(0, 2), hex);
 }
 
+/** A proxy on a fresh store in dir; what it prints goes to dir.log (distribution: its error log in dir). */
 function startProxy(kind: Proxy, dir: string, upstream: ServerProcess): Promise<ServerProcess> {
   if (kind === 'distribution') return startDistribution(made(dir), upstream.url);
   const nodeArgs = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  return startBrokenRegProxy(dir, new URL(upstream.url).host, nodeArgs);
+  return startBrokenRegProxy(dir, new URL(upstream.url).host, nodeArgs, `${dir}.log`);
 }
 
 /** One proxy, fresh store: the cold pull, the warm pull; then a fresh store again for 8 cold pulls at once. */
@@ -114,9 +115,14 @@ async function measureProxy(kind: Proxy, root: string, upstream: ServerProcess, 
     const proxy = await startProxy(kind, dir, upstream);
     try {
       return await body(proxy, dir);
+    } catch (error) {
+      // A blob not stored: the proxy's warning says why.
+      const log = proxy.logTail();
+      throw log ? new Error(`${(error as Error).message}\n${kind}'s output ends:\n${log}`) : error;
     } finally {
       await proxy.stop();
       fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(`${dir}.log`, { force: true });
     }
   };
   const { cold, warm } = await run('big', async (proxy, dir) => {

@@ -24,6 +24,8 @@ export interface ServerProcess {
   peakRss(): number;
   /** Starts a new VmHWM window (writes 5 to /proc/PID/clear_refs). */
   resetPeak(): void;
+  /** The end of what it printed ('' when its output goes to /dev/null), for a failure's message. */
+  logTail(): string;
   stop(): Promise<void>;
 }
 
@@ -65,6 +67,14 @@ async function startProcess(name: string, command: string, args: string[], url: 
         // an older kernel: the peak is then since start
       }
     },
+    logTail: () => {
+      if (logFile === '/dev/null') return '';
+      try {
+        return fs.readFileSync(logFile, 'utf8').slice(-2000);
+      } catch {
+        return '';
+      }
+    },
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       process.kill(pid, 'SIGTERM');
@@ -89,7 +99,7 @@ async function startProcess(name: string, command: string, args: string[], url: 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   await handle.stop();
-  const log = logFile === '/dev/null' ? '' : fs.readFileSync(logFile, 'utf8').slice(-2000);
+  const log = handle.logTail();
   throw new Error(`${name} did not start on ${url}${log ? `:\n${log}` : ''}`);
 }
 
@@ -97,7 +107,7 @@ async function startProcess(name: string, command: string, args: string[], url: 
  * `broken-reg serve` on a store, text request log to /dev/null as a user would run it; nodeArgs go to
  * node before the script (e.g. --cpu-prof).
  */
-export async function startBrokenReg(store: string, args: string[] = [], nodeArgs: string[] = []): Promise<ServerProcess> {
+export async function startBrokenReg(store: string, args: string[] = [], nodeArgs: string[] = [], logFile?: string): Promise<ServerProcess> {
   const port = await freePort();
   return startProcess(
     'broken-reg',
@@ -105,12 +115,16 @@ export async function startBrokenReg(store: string, args: string[] = [], nodeArg
     [...nodeArgs, BIN, 'serve', '--host', '127.0.0.1', '--port', String(port), '--store', store, '--log-format', 'text', ...args],
     `http://127.0.0.1:${port}`,
     '/v2/',
+    logFile,
   );
 }
 
-/** broken-reg as a pull-through proxy of upstream (host:port, plain HTTP, on loopback). */
-export function startBrokenRegProxy(store: string, upstream: string, nodeArgs: string[] = []): Promise<ServerProcess> {
-  return startBrokenReg(store, ['--upstream', upstream, '--upstream-insecure', upstream, '--allow-upstream', upstream], nodeArgs);
+/**
+ * broken-reg as a pull-through proxy of upstream (host:port, plain HTTP, on loopback); with logFile,
+ * its request log and warnings (a blob not stored) go there, a few lines per pull.
+ */
+export function startBrokenRegProxy(store: string, upstream: string, nodeArgs: string[] = [], logFile?: string): Promise<ServerProcess> {
+  return startBrokenReg(store, ['--upstream', upstream, '--upstream-insecure', upstream, '--allow-upstream', upstream], nodeArgs, logFile);
 }
 
 /**
