@@ -6,6 +6,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { main } from '../src/cli.js';
 import type { Io } from '../src/commands/io.js';
 import { makeTempDir } from './helpers/registry.js';
+import { holdWrites, startFront } from './helpers/proxy.js';
+import { eventually, randomContent } from './helpers/oci-http.js';
 
 interface FakeIo {
   io: Io;
@@ -73,4 +75,35 @@ test('seed takes its store from the given env and stops on the given signal; err
   const usage = fakeIo();
   assert.equal(await main(argv('inspect', 'a:b:c', '--store', store), usage.io), 2);
   assert.equal(usage.err().split('\n').length, 2, usage.err());
+});
+
+test('serve prints on the given stderr that a blob its client had in full was not stored', async (t) => {
+  // The store's writes are held, so they let go of the body and go on from a second request, which
+  // sends other bytes: the client got the right ones, the store keeps nothing, and only stderr says so.
+  const size = 40 << 20;
+  const blob = randomContent(size, 38);
+  const other = Buffer.from(blob.bytes);
+  other[size - 1] = (other[size - 1] ?? 0) ^ 0xff;
+  const front = await startFront(t, (req, res) => {
+    const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+    const headers = from > 0 ? { 'Content-Range': `bytes ${from}-${size - 1}/${size}` } : {};
+    res.writeHead(from > 0 ? 206 : 200, { 'Content-Length': size - from, ...headers }).end((from > 0 ? other : blob.bytes).subarray(from));
+  });
+  const store = await makeTempDir(t);
+  const fake = fakeIo({ BLOB_DIR: store });
+  const exit = main(argv('serve', '--port', '0', '--upstream', front.host, '--upstream-insecure', front.host, '--allow-upstream', front.host), fake.io);
+  t.after(async () => {
+    fake.stop(); // also when an assertion failed
+    await exit;
+  });
+  await fake.listening;
+  const url = /listening on (\S+)/.exec(fake.out())?.[1];
+  const writes = await holdWrites(t, store);
+  const response = await fetch(`${url}/v2/held/blobs/${blob.digest}`, { signal: AbortSignal.timeout(20_000) });
+  assert.ok(Buffer.from(await response.arrayBuffer()).equals(blob.bytes));
+  writes.open();
+  assert.ok(await eventually(async () => fake.err().includes('was not stored'), 500), fake.err());
+  assert.match(fake.err(), new RegExp(`^broken-reg: proxy: held@${blob.digest} reached its clients but was not stored: upstream 127\\.0\\.0\\.1:\\d+ sent a blob that does not match`, 'm'));
+  fake.stop();
+  assert.equal(await exit, 0);
 });
