@@ -16,6 +16,8 @@ import { BlobFetch, fetchMemory } from '../src/proxy/blob-fetch.js';
 import { fetchContent } from '../src/proxy/read-along.js';
 import { http1Request, BLOCK_BYTES } from '../src/proxy/http1.js';
 import { FsStore } from '../src/store/store.js';
+import { RunningDigest, type HashThread } from '../src/store/running-digest.js';
+import type { HasherRequest } from '../src/store/file-hasher.js';
 import { parseDigest, type Digest } from '../src/oci/digest.js';
 import { makeTempDir } from './helpers/registry.js';
 import { holdWrites } from './helpers/proxy.js';
@@ -170,3 +172,84 @@ test('when the writes fall behind, the second request goes through reused blocks
     assert.ok(pool.made - made <= 16, `the rest of 48 MiB written through ${pool.made - made} new blocks (upstream ${ignoreRange ? 'ignoring' : 'honouring'} the Range)`);
   }
 });
+
+/**
+ * A hashing thread in this thread: it hashes each slab as it is sent, and hands it back at once, or,
+ * while held, only once let go (a hashing thread that has fallen behind).
+ */
+class HeldHashThread implements HashThread {
+  held = false;
+  /** The most slabs out at once. */
+  peak = 0;
+  private readonly out: ArrayBuffer[] = [];
+  owner?: RunningDigest;
+
+  constructor(
+    private readonly hash = createHash('sha256'),
+    private readonly forks: HeldHashThread[] = [],
+  ) {}
+
+  send(message: HasherRequest): void {
+    if (message.type !== 'bytes') return;
+    this.hash.update(new Uint8Array(message.buffer, 0, message.length));
+    this.out.push(message.buffer);
+    this.peak = Math.max(this.peak, this.out.length);
+    if (!this.held) setImmediate(() => this.letGo());
+  }
+
+  letGo(): void {
+    for (const slab of this.out.splice(0)) this.owner?.returned(slab);
+  }
+
+  fork(): RunningDigest {
+    const thread = new HeldHashThread(this.hash.copy(), this.forks);
+    thread.held = true; // the digest of the rest, the second request's
+    this.forks.push(thread);
+    return (thread.owner = new RunningDigest(0, thread));
+  }
+
+  digest(): Promise<string> {
+    return Promise.resolve(this.hash.digest('hex'));
+  }
+
+  end(): void {}
+  close(): void {}
+}
+
+test('the second request is read at the pace of the hash of the rest, not ahead of it', async (t) => {
+  const dir = await makeTempDir(t, 'broken-reg-lent-');
+  const store = await FsStore.open(dir);
+  t.after(() => store.close());
+  const forks: HeldHashThread[] = [];
+  const hashing = Object.assign(Object.create(store) as FsStore, {
+    digester: () => {
+      const thread = new HeldHashThread(createHash('sha256'), forks);
+      return (thread.owner = new RunningDigest(0, thread));
+    },
+  });
+  const pool = new BufferPool(BLOCK_BYTES, 32);
+  const writes = await holdWrites(t, dir);
+  const blob = randomContent(48 << 20, 36);
+  const { digest, fetch } = await startFetch(t, hashing, pool, blob);
+  assert.equal((await read(fetch, digest, true, Infinity)).digest, blob.digest);
+  assert.ok(fetch.detachedAt !== undefined && fetch.detachedAt < blob.size - (16 << 20), 'the writes let go of the body early');
+  writes.open();
+  const rest = await eventuallyValue(() => forks[0]);
+  // The rest's hash is held: the second request may run only a few slabs ahead of it.
+  await delay(500);
+  assert.ok(rest.peak <= 6, `${rest.peak} slabs of 512 KiB out on a hash that is behind`);
+  assert.ok(fetch.written < blob.size, 'the rest waits for its hash');
+  rest.held = false;
+  rest.letGo();
+  const stored = await fetch.done;
+  assert.equal(createHash('sha256').update(await fs.readFile(stored.path)).digest('hex'), digest.hex);
+});
+
+async function eventuallyValue<T>(get: () => T | undefined): Promise<T> {
+  for (let i = 0; i < 500; i++) {
+    const value = get();
+    if (value !== undefined) return value;
+    await delay(10);
+  }
+  throw new Error('never came');
+}

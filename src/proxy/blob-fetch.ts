@@ -183,6 +183,7 @@ export class BlobFetch {
     return () => {
       this.cursors.delete(cursor);
       this.regulate();
+      this.dropUnreadWindow();
     };
   }
 
@@ -212,6 +213,17 @@ export class BlobFetch {
     const windowStart = this.recent[0]?.offset ?? this.received;
     for (const cursor of this.cursors) if (cursor.position >= windowStart) return true;
     return false;
+  }
+
+  /**
+   * Once the body is verified, the window is kept only for readers still reading from it: while the
+   * writes go on from a second request, its blocks would otherwise stay beside that request's.
+   */
+  private dropUnreadWindow(): void {
+    if (!this.verified || this.readersInMemory() || this.recent.length === 0) return;
+    this.recent = [];
+    this.recentSize = 0;
+    this.releaseBlocks();
   }
 
   /** Whether a reader reading from memory is about to lose bytes it has not read. */
@@ -345,6 +357,7 @@ export class BlobFetch {
       await check(received, digest, source.host, this.received);
       this.verified = true;
       this.notify();
+      this.dropUnreadWindow();
       if (rest) await this.catchUp(open, writer, writing, rest, digest);
       // Verified above, from the bytes as they were written: the writer keeps them under that digest.
       const info = await writer.commit(digest);
@@ -446,16 +459,16 @@ export class BlobFetch {
     if (from === this.received) return;
     const source = await open(from);
     const skip = from - source.start;
-    // The writes pause the body at the disk's pace, far below the hash's: it is fed beside them.
+    // The body goes at the pace of the writes and of the hash of the rest, whichever is slower: on a
+    // disk that has the pages, the writes outrun the hash, and its slabs would pile up unbounded.
     let end = from;
     // kept: what of the chunk is the blob's from `from` on (less when a 200 is skipped up to it).
-    const onData = (chunk: Uint8Array, kept = chunk) => {
+    const take = (chunk: Uint8Array, kept: Uint8Array) => {
       this.track(chunk, (end += kept.length), false, kept.length > 0);
       return kept.length === 0 || rest.update(kept);
     };
-    if (skip === 0) source.body.on('data', onData);
     try {
-      await writer.write(skip === 0 ? source.body : skipped(source.body, skip, onData, rest), (end) => {
+      await writer.write(skipped(source.body, skip, take, rest), (end) => {
         this.written = end;
         this.releaseBlocks();
         this.notify();
@@ -466,8 +479,6 @@ export class BlobFetch {
       throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} failed the rest of ${digest.text} from ${from}: ${message}`, {
         detail: { upstream: source.host },
       });
-    } finally {
-      source.body.off('data', onData);
     }
     if (this.written !== this.received) {
       throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} sent ${this.written - from} bytes of ${digest.text} from ${from}, not ${this.received - from}`, {
@@ -489,8 +500,8 @@ async function check(running: RunningDigest, digest: Digest, host: string, size:
 }
 
 /**
- * The body from skip bytes on (the upstream ignored a Range); each chunk goes to take with the part of
- * it that is kept (and so to digest, at its pace).
+ * The body from skip bytes on (skip > 0: the upstream ignored a Range); each chunk goes to take with
+ * the part of it that is kept, and the next is read once digest has room for it.
  */
 async function* skipped(body: Readable, skip: number, take: (chunk: Uint8Array, kept: Uint8Array) => boolean, digest: RunningDigest): AsyncIterable<Uint8Array> {
   for await (const whole of body as AsyncIterable<Uint8Array>) {
