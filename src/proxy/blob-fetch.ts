@@ -1,19 +1,21 @@
 // One upstream blob fetch, written to a temp file in the store while any number of clients read along.
 // Readers take the bytes from memory as they arrive from the upstream (not once they are on disk, so a
-// client never waits for the store's writes), and from the temp file when they fall behind. The body is
-// hashed as it arrives, on the store's hashing thread, and readers get the last byte once that digest
-// matches: no client ever receives a complete body that does not match its digest, and none waits for
-// the disk. The blob counts as stored only once the file is complete, its own digest checked, and
-// renamed into the store. The fetch runs to the end whatever its readers do (a client hanging up does
-// not stop it).
+// client never waits for the store's writes), and from the temp file when they fall behind. The bytes
+// written are hashed as they arrive, on the store's hashing thread, and while the writes keep up readers
+// get the last byte only once that digest matches: a client gets no complete body that does not match,
+// and none waits for the disk. The blob counts as stored only once the file is complete, its digest
+// checked, and renamed into the store. The fetch runs to the end whatever its readers do (a client
+// hanging up does not stop it).
 //
 // The disk may fall behind the upstream (this VM's page cache faults memory in from the host on first
 // use: a new 1 GiB file can take longer than the whole transfer). Memory is bounded, so the fetch does
 // not buffer for it, nor does it slow the clients down to its pace: once the writes are far enough
-// behind (fetchMemory's lag), they stop following the body, and when the body is done and verified they go on from where
-// they stopped with a second request (a Range from that offset), as distribution's pull-through cache
-// stores from a second fetch. The running digest is forked at that offset, so the file's bytes are
-// checked too, each byte hashed once per fetch.
+// behind (fetchMemory's lag), they stop following the body, and when the body is done they go on from
+// where they stopped with a second request (a Range from that offset), as distribution's pull-through
+// cache stores from a second fetch. The running digest stops with the writes and goes on with the
+// second request's bytes, so what is stored is checked, each byte hashed once. The rest of the first
+// body goes to the readers unhashed, as from distribution's cache (clients check digests themselves):
+// hashing it as well took a second core's worth of work from a pull that is CPU-bound on two.
 //
 // The body arrives in blocks from a pool (http1.ts reads the socket into them), and each block goes
 // back to the pool once nothing can hold it: out of the window readers copy from, and written to the
@@ -100,8 +102,11 @@ export class BlobFetch {
   received = 0;
   /** Bytes on disk in the temp file: readers too far behind for memory read them there. */
   written = 0;
-  /** The body matched the digest: readers may have its last byte (the store may still be writing). */
-  verified = false;
+  /**
+   * Readers may have the body's last byte: it ended at its size and matched the digest (or, once the
+   * writes let go, only ended at its size: see the top). The store may still be writing.
+   */
+  complete = false;
   /** Where the file's writes stopped following the body, to go on from a second request. */
   detachedAt?: number;
   size?: number;
@@ -147,15 +152,15 @@ export class BlobFetch {
     return this.changed;
   }
 
-  /** How far readers may read from memory: everything once verified, else all but the last byte received. */
+  /** How far readers may read from memory: everything once complete, else all but the last byte received. */
   readableLimit(): number {
     if (this.state === 'done') return this.written;
-    return this.verified ? this.received : Math.max(0, this.received - 1);
+    return this.complete ? this.received : Math.max(0, this.received - 1);
   }
 
   /**
    * How far readers may read the temp file: as far as it is written, and the last byte only once it is
-   * checked (the bytes the body verified, or once stored when the writes went on from a second request).
+   * checked (once complete, or once stored when the writes went on from a second request).
    */
   fileLimit(): number {
     if (this.state === 'done') return this.written;
@@ -216,11 +221,11 @@ export class BlobFetch {
   }
 
   /**
-   * Once the body is verified, the window is kept only for readers still reading from it: while the
+   * Once the body is complete, the window is kept only for readers still reading from it: while the
    * writes go on from a second request, its blocks would otherwise stay beside that request's.
    */
   private dropUnreadWindow(): void {
-    if (!this.verified || this.readersInMemory() || this.recent.length === 0) return;
+    if (!this.complete || this.readersInMemory() || this.recent.length === 0) return;
     this.recent = [];
     this.recentSize = 0;
     this.releaseBlocks();
@@ -347,19 +352,18 @@ export class BlobFetch {
       started();
       const received = store.digester(digest.algorithm);
       digests.push(received);
-      const { rest, writing } = await this.receive(source, writer, received, digest);
-      if (rest) digests.push(rest);
+      const { writing } = await this.receive(source, writer, received, digest);
       if (this.size !== undefined && this.size !== this.received) {
         throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} announced ${this.size} bytes of ${digest.text} and sent ${this.received}`, {
           detail: { upstream: source.host },
         });
       }
-      await check(received, digest, source.host, this.received);
-      this.verified = true;
+      if (this.detachedAt === undefined) await check(received, digest, source.host, this.received);
+      this.complete = true;
       this.notify();
       this.dropUnreadWindow();
-      if (rest) await this.catchUp(open, writer, writing, rest, digest);
-      // Verified above, from the bytes as they were written: the writer keeps them under that digest.
+      if (this.detachedAt !== undefined) await this.catchUp(open, writer, writing, received, digest, source.host);
+      // Checked above, from the bytes as they were written: the writer keeps them under that digest.
       const info = await writer.commit(digest);
       await onStored(info);
       this.result = info;
@@ -382,17 +386,16 @@ export class BlobFetch {
   }
 
   /**
-   * Reads the body to its end: into memory for readers, into the running digest, and to the file until
-   * its writes fall behind. Resolves once the body ended and, while the writes kept up, all of it is
-   * written; when they fell behind, with a fork of the digest at detachedAt (to check the file's bytes
-   * from there on) and the writes still under way.
+   * Reads the body to its end: into memory for readers, and to the file and the running digest until
+   * the writes fall behind. Resolves once the body ended and, while the writes kept up, all of it is
+   * written; when they fell behind (detachedAt), with the writes still under way and the digest at
+   * detachedAt.
    */
-  private async receive(source: BlobSource, writer: BlobWriter, received: RunningDigest, digest: Digest): Promise<{ rest?: RunningDigest; writing: Promise<number> }> {
+  private async receive(source: BlobSource, writer: BlobWriter, received: RunningDigest, digest: Digest): Promise<{ writing: Promise<number> }> {
     const { body } = source;
     const feed = new Readable({ read() {} });
     const live: LiveBody = { body, fed: 0, hashBehind: false, held: false, paused: false };
     this.live = live;
-    let rest: RunningDigest | undefined;
     const writing = writer.write(feed, (end) => {
       this.written = end;
       this.releaseBlocks();
@@ -405,20 +408,20 @@ export class BlobFetch {
       this.track(chunk, this.received, true, this.detachedAt === undefined);
       this.releaseBlocks();
       this.notifySoon();
-      if (!received.update(chunk)) {
-        live.hashBehind = true;
-        void received.drained().then(() => {
-          live.hashBehind = false;
-          this.regulate();
-        });
-      }
       if (this.detachedAt === undefined) {
+        if (!received.update(chunk)) {
+          live.hashBehind = true;
+          void received.drained().then(() => {
+            live.hashBehind = false;
+            this.regulate();
+          });
+        }
         feed.push(chunk);
         live.fed += chunk.length;
         // The writes are far behind while readers read from memory: they stop following the body.
         if (live.fed - this.written > this.memory().lag && this.readersInMemory()) {
           this.detachedAt = live.fed;
-          rest = received.fork();
+          live.hashBehind = false; // the digest waits for the second request now
           feed.push(null);
         }
       }
@@ -434,7 +437,6 @@ export class BlobFetch {
       body.destroy(); // nothing will read the rest
       feed.destroy();
       await writing.catch(() => undefined); // no write in flight once it settles: the file may go
-      rest?.close();
       const message = error instanceof Error ? error.message : String(error);
       throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} cut ${digest.text} off after ${this.received} bytes: ${message}`, {
         detail: { upstream: source.host },
@@ -444,31 +446,32 @@ export class BlobFetch {
       clearTimeout(live.timer);
       this.live = undefined;
     }
-    if (!rest) await writing;
-    return { rest, writing };
+    if (this.detachedAt === undefined) await writing;
+    return { writing };
   }
 
   /**
-   * The file's writes fell behind: the rest of the blob from a second request, checked with rest.
-   * When they let go at the body's last chunk, they were given every byte and nothing is asked for (a
-   * Range from the blob's size is unsatisfiable: distribution answers 416).
+   * The file's writes fell behind: the rest of the blob from a second request, into the file and the
+   * running digest (which stopped where the writes did), which then checks the whole file. When they let go at the body's last chunk,
+   * they were given every byte and nothing is asked for (a Range from the blob's size is
+   * unsatisfiable: distribution answers 416).
    */
-  private async catchUp(open: OpenSource, writer: BlobWriter, writing: Promise<number>, rest: RunningDigest, digest: Digest): Promise<void> {
+  private async catchUp(open: OpenSource, writer: BlobWriter, writing: Promise<number>, running: RunningDigest, digest: Digest, host: string): Promise<void> {
     await writing;
     const from = this.detachedAt ?? 0;
-    if (from === this.received) return;
+    if (from === this.received) return check(running, digest, host, this.written);
     const source = await open(from);
     const skip = from - source.start;
-    // The body goes at the pace of the writes and of the hash of the rest, whichever is slower: on a
+    // The body goes at the pace of the writes and of the hash, whichever is slower: on a
     // disk that has the pages, the writes outrun the hash, and its slabs would pile up unbounded.
     let end = from;
     // kept: what of the chunk is the blob's from `from` on (less when a 200 is skipped up to it).
     const take = (chunk: Uint8Array, kept: Uint8Array) => {
       this.track(chunk, (end += kept.length), false, kept.length > 0);
-      return kept.length === 0 || rest.update(kept);
+      return kept.length === 0 || running.update(kept);
     };
     try {
-      await writer.write(skipped(source.body, skip, take, rest), (end) => {
+      await writer.write(skipped(source.body, skip, take, running), (end) => {
         this.written = end;
         this.releaseBlocks();
         this.notify();
@@ -485,7 +488,7 @@ export class BlobFetch {
         detail: { upstream: source.host },
       });
     }
-    await check(rest, digest, source.host, this.written);
+    await check(running, digest, source.host, this.written);
   }
 }
 

@@ -145,11 +145,11 @@ export class PullThrough implements ContentSource {
     const forget = () => {
       if (this.fetches.get(key) === fetch) this.fetches.delete(key);
     };
-    // A failure before the body was verified reached the clients as an error; after it, they had every
+    // A failure before the body was complete reached the clients as an error; after it, they had every
     // byte and only the store lost out, where nobody would hear of it.
     const failed = (error: unknown) => {
       forget();
-      if (fetch.verified) this.warn(`proxy: ${name}@${digest.text} reached its clients but was not stored: ${error instanceof Error ? error.message : String(error)}`);
+      if (fetch.complete) this.warn(`proxy: ${name}@${digest.text} reached its clients but was not stored: ${error instanceof Error ? error.message : String(error)}`);
     };
     fetch.done.then(forget, failed);
     return fetch;

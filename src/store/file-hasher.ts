@@ -21,7 +21,6 @@ export type HasherRequest =
   | { type: 'close'; id: number }
   | { type: 'begin'; id: number; algorithm: Algorithm }
   | { type: 'bytes'; id: number; buffer: ArrayBuffer; length: number }
-  | { type: 'fork'; id: number; into: number }
   | { type: 'finish'; id: number };
 
 export type HasherReply = { id: number; hex: string } | { id: number; error: string } | { id: number; slab: ArrayBuffer };
@@ -104,7 +103,6 @@ export class FileHasher {
         if (this.slabsOut++ === 0) this.updateRef();
         worker.postMessage(message, transfer);
       },
-      fork: () => this.runningDigest((forked) => ({ type: 'fork', id, into: forked })),
       digest: () =>
         new Promise<string>((resolve, reject) => {
           if (this.worker !== worker) return reject(new Error('the hashing thread stopped'));

@@ -61,10 +61,6 @@ function serve(port: NonNullable<typeof parentPort>): void {
             reply({ id: message.id, slab: message.buffer }, [message.buffer]);
           }
           break;
-        case 'fork':
-          if (!job) throw new Error('no such job');
-          jobs.set(message.into, { file: '', hash: job.hash.copy(), position: job.position, failure: job.failure });
-          break;
         case 'finish':
           if (!job) throw new Error('no such job');
           if (job.failure) throw new Error(job.failure);

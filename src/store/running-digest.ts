@@ -9,8 +9,6 @@ import type { HasherRequest } from './file-hasher.js';
 /** The hashing thread as a running digest sees it (FileHasher implements it). */
 export interface HashThread {
   send(message: HasherRequest, transfer: ArrayBuffer[]): void;
-  /** A new running digest starting from this one's state, after everything sent so far. */
-  fork(): RunningDigest;
   /** Asks for the digest of everything sent; the job ends on the thread. */
   digest(): Promise<string>;
   /** The job is over here (digest asked for, or closed). */
@@ -58,14 +56,6 @@ export class RunningDigest {
   drained(): Promise<void> {
     if (this.out < MAX_OUT || this.ended) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  /** A second running digest that goes on from the bytes fed so far (this one goes on too). */
-  fork(): RunningDigest {
-    this.flush();
-    const forked = this.thread.fork();
-    forked.length = this.length;
-    return forked;
   }
 
   /** The hex digest of every byte fed; ends this digest. */
