@@ -20,6 +20,12 @@ export interface HashThread {
 const SLAB_BYTES = 512 << 10;
 /** Slabs out on the thread before update() asks its caller to wait: 2 MiB ahead of the hash. */
 const MAX_OUT = 4;
+/**
+ * Slabs kept for reuse once hashed. More than MAX_OUT: a 1 MiB chunk fills two slabs past the point
+ * where the caller is asked to wait, and with room for only MAX_OUT the ones beyond were dropped and
+ * made again (250 new slabs in a 1 GiB second request, 20 with this room).
+ */
+const MAX_SPARE = 2 * MAX_OUT;
 
 export class RunningDigest {
   /** Bytes fed so far. */
@@ -75,7 +81,7 @@ export class RunningDigest {
   /** From the thread: a slab it has hashed, to fill again. */
   returned(slab: ArrayBuffer): void {
     this.out--;
-    if (this.spare.length < MAX_OUT) this.spare.push(slab);
+    if (this.spare.length < MAX_SPARE) this.spare.push(slab);
     if (this.out < MAX_OUT) this.wake();
   }
 
