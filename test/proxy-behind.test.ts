@@ -9,7 +9,8 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { eventually, randomContent, type Content } from './helpers/oci-http.js';
-import { holdWrites, pull, startFront, startProxy, type Front } from './helpers/proxy.js';
+import { holdWrites, pull, skopeo, startFront, startProxy, type Front } from './helpers/proxy.js';
+import { makeTempDir } from './helpers/registry.js';
 import { parseDigest } from '../src/oci/digest.js';
 
 // More than the writes may fall behind (12 MiB) plus what readers keep in memory (6 MiB).
@@ -176,6 +177,53 @@ test('a corrupt body while the store cannot write: the client gets what was sent
   assert.equal(await proxy.deps.store.blob(parseDigest(blob.digest)!), undefined);
   assert.ok(await eventually(async () => proxy.warnings.length > 0));
   assert.match(proxy.warnings[0] ?? '', /reached its clients but was not stored: upstream .* sent a blob that does not match/);
+});
+
+test('skopeo refuses a corrupt layer the proxy passed on while its store was behind, and nothing of it is stored', async (t) => {
+  // An upstream of one image whose layer is served with a byte flipped; the proxy's writes are held
+  // for the layer, so they let go and the rest of its body reaches skopeo unchecked.
+  const layer = randomContent(SIZE, 40);
+  const corrupt = Buffer.from(layer.bytes);
+  corrupt[SIZE - 7] = (corrupt[SIZE - 7] ?? 0) ^ 0xff;
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } }));
+  const configDigest = sha256(config);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layer.digest, size: layer.size }],
+    }),
+  );
+  const front = await startFront(t, (req, res) => {
+    const url = req.url ?? '';
+    const send = (status: number, headers: http.OutgoingHttpHeaders, body: Buffer) => res.writeHead(status, { 'Content-Length': body.length, ...headers }).end(req.method === 'HEAD' ? undefined : body);
+    if (url === '/v2/') return send(200, { 'Content-Type': 'application/json' }, Buffer.from('{}'));
+    if (url === '/v2/shop/app/manifests/1' || url === `/v2/shop/app/manifests/${sha256(manifest)}`) {
+      return send(200, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json', 'Docker-Content-Digest': sha256(manifest) }, manifest);
+    }
+    if (url === `/v2/shop/app/blobs/${configDigest}`) return send(200, {}, config);
+    if (url === `/v2/shop/app/blobs/${layer.digest}`) {
+      const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+      if (from === 0) return send(200, {}, corrupt);
+      return send(206, { 'Content-Range': `bytes ${from}-${SIZE - 1}/${SIZE}` }, corrupt.subarray(from));
+    }
+    send(404, {}, Buffer.alloc(0));
+  });
+  const proxy = await proxyFor(t, front);
+  // The manifest and the config in the cache first, with the writes free: held, a small blob's last
+  // byte waits for them.
+  assert.equal((await pull(proxy, '/v2/shop/app/manifests/1', { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).response.status, 200);
+  assert.ok((await pull(proxy, `/v2/shop/app/blobs/${configDigest}`)).body.equals(config));
+  assert.ok(await eventually(async () => Boolean(await proxy.deps.store.repositoryBlob('shop/app', parseDigest(configDigest)!))));
+  const writes = await holdWrites(t, proxy.storeDir);
+  const dir = await makeTempDir(t, 'broken-reg-skopeo-');
+  await assert.rejects(skopeo(dir, ['copy', '--src-tls-verify=false', `docker://${proxy.host}/shop/app:1`, `oci:${dir}/layout:1`]), /Digest did not match/);
+  writes.open();
+  assert.ok(await eventually(async () => proxy.warnings.length > 0, 500));
+  assert.match(proxy.warnings[0] ?? '', new RegExp(`^proxy: shop/app@${layer.digest} reached its clients but was not stored: .*does not match`));
+  assert.equal(await proxy.deps.store.blob(parseDigest(layer.digest)!), undefined);
+  assert.deepEqual(await fs.readdir(path.join(proxy.storeDir, 'tmp')), []);
 });
 
 test('with no client left to wait, the body waits for the writes: no second request', async (t) => {
