@@ -452,9 +452,9 @@ export class BlobFetch {
 
   /**
    * The file's writes fell behind: the rest of the blob from a second request, into the file and the
-   * running digest (which stopped where the writes did), which then checks the whole file. When they let go at the body's last chunk,
-   * they were given every byte and nothing is asked for (a Range from the blob's size is
-   * unsatisfiable: distribution answers 416).
+   * running digest (which stopped where the writes did), which then checks the whole file. When they
+   * let go at the body's last chunk, they were given every byte and nothing is asked for (a Range
+   * from the blob's size is unsatisfiable: distribution answers 416).
    */
   private async catchUp(open: OpenSource, writer: BlobWriter, writing: Promise<number>, running: RunningDigest, digest: Digest, host: string): Promise<void> {
     await writing;
@@ -462,8 +462,8 @@ export class BlobFetch {
     if (from === this.received) return check(running, digest, host, this.written);
     const source = await open(from);
     const skip = from - source.start;
-    // The body goes at the pace of the writes and of the hash, whichever is slower: on a
-    // disk that has the pages, the writes outrun the hash, and its slabs would pile up unbounded.
+    // The body goes at the pace of the writes and of the hash, whichever is slower: on a disk that
+    // has the pages, the writes outrun the hash, and its slabs would pile up unbounded.
     let end = from;
     // kept: what of the chunk is the blob's from `from` on (less when a 200 is skipped up to it).
     const take = (chunk: Uint8Array, kept: Uint8Array) => {
