@@ -4,8 +4,8 @@
 // at what one core could do for both. The digest then also covers the bytes as they reached the file.
 //
 // Bytes that are not (or not yet) in a file are hashed there too, from copies in 512 KiB slabs sent to
-// the thread and handed back for reuse: a RunningDigest (running-digest.ts) of a proxy's upstream
-// body, checked before the client gets its last byte, whatever the disk is doing.
+// the thread and handed back for reuse: a RunningDigest (running-digest.ts) of what a proxy writes
+// of an upstream body as it arrives (blob-fetch.ts).
 //
 // One worker serves every job, one message per written batch or slab. It keeps the process alive only while a
 // digest is awaited, stops after a while with no job open, and a crashed worker fails its jobs and is

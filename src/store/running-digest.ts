@@ -1,6 +1,6 @@
 // A digest of bytes as they arrive, on the store's hashing thread (file-hasher.ts), for bytes that are
-// not in a file yet or whose file may fall behind: a proxy checks what it received from the upstream
-// before a client gets the last byte, whatever its disk is doing. update() copies each chunk into a
+// not in a file yet or whose file may fall behind: a proxy checks what it writes as it receives it
+// from the upstream, with no read-back of the file (blob-fetch.ts). update() copies each chunk into a
 // 512 KiB slab; a full slab is transferred to the thread (no second copy) and comes back once hashed, to
 // be filled again, so a digest holds at most a few slabs however long the body. A copy costs far less
 // than the hash it takes off the event loop, and the chunks themselves stay with their other readers.
