@@ -199,6 +199,28 @@ test('a client hanging up mid-blob does not corrupt the cache: the fetch complet
   assert.deepEqual(await fs.readdir(path.join(proxy.storeDir, 'tmp')), []);
 });
 
+test('a fetch that fails after its client hung up is not stored, and the server says so', async (t) => {
+  const blob = randomContent(2 << 20, 11);
+  const cut = gate();
+  const front = await startFront(t, (_req, res) => {
+    res.writeHead(200, { 'Content-Length': blob.size });
+    res.write(blob.bytes.subarray(0, 1000));
+    void cut.opened.then(() => res.destroy());
+  });
+  const proxy = await proxyFor(t, front);
+  const controller = new AbortController();
+  const response = await fetch(`${proxy.url}/v2/gone/blobs/${blob.digest}`, { signal: controller.signal });
+  await response.body!.getReader().read();
+  controller.abort();
+  // The request is logged once its response has closed: the fetch then goes on for the store alone.
+  assert.ok(await eventually(async () => proxy.logs.some((entry) => entry.path.includes('/gone/'))));
+  assert.deepEqual(proxy.warnings, []);
+  cut.open();
+  assert.ok(await eventually(async () => proxy.warnings.length > 0));
+  assert.match(proxy.warnings[0] ?? '', new RegExp(`^proxy: gone@${blob.digest} was not stored, its clients gone: upstream .* cut .* off after 1000 bytes`));
+  assert.equal(await proxy.deps.store.blob(parseDigest(blob.digest)!), undefined);
+});
+
 test('an upstream that cuts a blob short leaves nothing stored', async (t) => {
   const blob = randomContent(1 << 20, 9);
   let cut = true;
@@ -216,6 +238,7 @@ test('an upstream that cuts a blob short leaves nothing stored', async (t) => {
   assert.ok(outcome === 'cut' || outcome === '502 BAD_GATEWAY', `a cut connection or 502 BAD_GATEWAY, not ${outcome}`);
   assert.ok(await eventually(async () => (await fs.readdir(path.join(proxy.storeDir, 'tmp'))).length === 0));
   assert.equal(await proxy.deps.store.blob(parseDigest(blob.digest)!), undefined);
+  assert.deepEqual(proxy.warnings, [], 'the client heard of it');
   cut = false;
   assert.deepEqual((await pull(proxy, `/v2/cut/blobs/${blob.digest}`)).body, blob.bytes);
 });

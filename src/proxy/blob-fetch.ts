@@ -111,6 +111,8 @@ export class BlobFetch {
   detachedAt?: number;
   size?: number;
   error?: unknown;
+  /** It failed after every reader had gone: no client got the error (a 404 upstream has had none). */
+  failedUnheard = false;
   result?: BlobInfo;
   /** Settles when the blob is in the store (or the fetch failed). */
   readonly done: Promise<BlobInfo>;
@@ -122,6 +124,7 @@ export class BlobFetch {
   /** The pool's blocks the bodies arrived in, oldest first, with what holds them (see releaseBlocks). */
   private blocks: BlockUse[] = [];
   private readonly cursors = new Set<Cursor>();
+  private followed = false;
   /** The body while it is read, with what decides whether it flows (see regulate). */
   private live?: LiveBody;
   /** A reader held the body longer than PACE_MS: the readers no longer pace it. */
@@ -185,6 +188,7 @@ export class BlobFetch {
   /** Registers a reader; the body may wait for it (see PACE_MS). Returns the function to call when it ends. */
   follow(cursor: Cursor): () => void {
     this.cursors.add(cursor);
+    this.followed = true;
     return () => {
       this.cursors.delete(cursor);
       this.regulate();
@@ -371,6 +375,7 @@ export class BlobFetch {
       return info;
     } catch (error) {
       this.error = error;
+      this.failedUnheard = this.followed && this.cursors.size === 0 && !this.complete;
       this.state = 'failed';
       throw error;
     } finally {

@@ -145,11 +145,14 @@ export class PullThrough implements ContentSource {
     const forget = () => {
       if (this.fetches.get(key) === fetch) this.fetches.delete(key);
     };
-    // A failure before the body was complete reached the clients as an error; after it, they had every
-    // byte and only the store lost out, where nobody would hear of it.
+    // A failure reaches the clients reading the body as an error. Once they had every byte, or once
+    // they had all gone (the fetch goes on for the store alone), only the store loses out, where
+    // nobody would hear of it.
     const failed = (error: unknown) => {
       forget();
-      if (fetch.complete) this.warn(`proxy: ${name}@${digest.text} reached its clients but was not stored: ${error instanceof Error ? error.message : String(error)}`);
+      const why = error instanceof Error ? error.message : String(error);
+      if (fetch.complete) this.warn(`proxy: ${name}@${digest.text} reached its clients but was not stored: ${why}`);
+      else if (fetch.failedUnheard) this.warn(`proxy: ${name}@${digest.text} was not stored, its clients gone: ${why}`);
     };
     fetch.done.then(forget, failed);
     return fetch;
