@@ -21,7 +21,7 @@ export interface ProxyParts {
   dispatcher?: Dispatcher;
   /** Replaces DNS resolution (tests map names to 127.0.0.1). */
   lookup?: LookupAll;
-  /** Hears of what failed where no client sees it (a blob its clients had in full, not stored). */
+  /** Hears of what failed where no client sees it: a blob not stored after its clients had it all, or had all gone. */
   warn?: (message: string) => void;
 }
 
