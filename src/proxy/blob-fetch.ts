@@ -347,15 +347,14 @@ export class BlobFetch {
 
   private async run(store: Store, digest: Digest, open: OpenSource, started: () => void, onStored: (info: BlobInfo) => Promise<void>) {
     let writer: BlobWriter | undefined;
-    const digests: RunningDigest[] = [];
+    let received: RunningDigest | undefined;
     try {
       const source = await open(0);
       this.size = source.size;
       writer = await store.blobWriter({ algorithm: digest.algorithm, hash: false });
       this.tempPath = writer.path;
       started();
-      const received = store.digester(digest.algorithm);
-      digests.push(received);
+      received = store.digester(digest.algorithm);
       const { writing } = await this.receive(source, writer, received, digest);
       if (this.size !== undefined && this.size !== this.received) {
         throw new RegistryError('BAD_GATEWAY', `upstream ${source.host} announced ${this.size} bytes of ${digest.text} and sent ${this.received}`, {
@@ -379,7 +378,7 @@ export class BlobFetch {
       this.state = 'failed';
       throw error;
     } finally {
-      for (const running of digests) running.close();
+      received?.close();
       if (this.state !== 'done') await writer?.cancel().catch(() => undefined);
       // No write is in flight by now, and readers copy what they take: every block may go back.
       this.recent = [];
