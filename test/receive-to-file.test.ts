@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { makeTempDir } from './helpers/registry.js';
-import { receiveToFile } from '../src/store/receive-to-file.js';
+import { planWrites, receiveToFile } from '../src/store/receive-to-file.js';
 
 async function openTemp(t: Parameters<typeof makeTempDir>[0]) {
   const file = path.join(await makeTempDir(t), 'data');
@@ -56,4 +56,35 @@ test('a body cut off half-way rejects, after the bytes before it are written', a
   body.write(randomBytes(50_000));
   setTimeout(() => body.destroy(new Error('upstream went away')), 20);
   await assert.rejects(receiving, /upstream went away/);
+});
+
+test('chunks larger and smaller than one write land whole and in order', async (t) => {
+  const { file, handle } = await openTemp(t);
+  const sizes = [3_000_000, 1, 524_288, 524_289, 70_000, 2_000_001, 17];
+  const chunks = sizes.map((size) => randomBytes(size));
+  const received = await receiveToFile(Readable.from(chunks), handle, 0);
+  assert.equal(received, sizes.reduce((sum, size) => sum + size, 0));
+  assert.deepEqual(await fs.readFile(file), Buffer.concat(chunks));
+});
+
+test('a write that fails rejects the body with the error', async (t) => {
+  const { file, handle } = await openTemp(t);
+  await handle.close();
+  const readOnly = await fs.open(file, 'r');
+  t.after(() => readOnly.close().catch(() => undefined));
+  await assert.rejects(receiveToFile(Readable.from([randomBytes(2_000_000)]), readOnly, 0), { code: 'EBADF' });
+});
+
+test('a batch is cut into consecutive writes of at most the size, and nothing is lost or repeated', () => {
+  const buffers = [Buffer.alloc(10, 1), Buffer.alloc(3, 2), Buffer.alloc(25, 3), Buffer.alloc(0), Buffer.alloc(4, 4)];
+  const writes = planWrites(buffers, 100, 8);
+  assert.deepEqual(
+    writes.map((write) => write.position),
+    [100, 108, 116, 124, 132, 140],
+  );
+  for (const write of writes) assert.ok(write.buffers.reduce((sum, buffer) => sum + buffer.length, 0) <= 8);
+  assert.deepEqual(Buffer.concat(writes.flatMap((write) => write.buffers)), Buffer.concat(buffers));
+  assert.deepEqual(planWrites([], 5, 8), []);
+  const whole = Buffer.alloc(8, 9);
+  assert.equal(planWrites([whole], 0, 8)[0]?.buffers[0], whole, 'a buffer that fits is written as it is, not copied');
 });
