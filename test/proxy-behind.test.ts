@@ -244,3 +244,39 @@ test('with no client left to wait, the body waits for the writes: no second requ
   assert.equal(sha256((await storedBytes(proxy, 'gone', blob))!), blob.digest);
   assert.deepEqual(ranges, [undefined], 'one request: the writes never let go of the body');
 });
+
+test('with more than two fetches under way, the writes never let go: each body waits for them, and no second request is made', async (t) => {
+  // Each more than the writes of one fetch among three could otherwise fall behind (10.7 MiB) plus its window.
+  const blobs = [41, 42, 43].map((seed) => randomContent(24 << 20, seed));
+  const requests: { digest: string; range?: string }[] = [];
+  // The front answers once all three GETs have arrived, so all three fetches are under way before any body flows.
+  const waiting: (() => void)[] = [];
+  const front = await startFront(t, (req, res) => {
+    const blob = blobs.find((candidate) => req.url?.endsWith(candidate.digest));
+    if (!blob) return void res.writeHead(404).end();
+    requests.push({ digest: blob.digest, range: req.headers.range });
+    waiting.push(() => res.writeHead(200, { 'Content-Length': blob.size }).end(blob.bytes));
+    if (waiting.length === blobs.length) for (const answer of waiting.splice(0)) answer();
+  });
+  const proxy = await proxyFor(t, front);
+  const writes = await holdWrites(t, proxy.storeDir);
+  let writesOpen = false;
+  const pulls = blobs.map((blob) =>
+    pull(proxy, `/v2/many/blobs/${blob.digest}`).then((result) => ({ ...result, beforeWrites: !writesOpen })),
+  );
+  // Long enough for the bodies to have run more than their lag ahead of the held writes, were they not held back.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  writesOpen = true;
+  writes.open();
+  const results = await Promise.all(pulls);
+  for (const [index, { response, body, beforeWrites }] of results.entries()) {
+    assert.equal(response.status, 200);
+    assert.ok(body.equals(blobs[index]!.bytes));
+    assert.equal(beforeWrites, false, 'no client had its last byte while the store could not write');
+  }
+  for (const blob of blobs) {
+    assert.ok(await eventually(async () => Boolean(await storedBytes(proxy, 'many', blob)), 500));
+    assert.equal(sha256((await storedBytes(proxy, 'many', blob))!), blob.digest);
+  }
+  assert.deepEqual(requests.map(({ range }) => range), [undefined, undefined, undefined], 'one request per blob: the writes never let go');
+});

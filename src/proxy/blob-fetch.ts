@@ -43,6 +43,13 @@ export type OpenSource = (from: number) => Promise<BlobSource>;
 
 type State = 'running' | 'done' | 'failed';
 
+/** Bytes a fetch keeps for its readers (window), and how far its writes may fall behind (lag; see fetchMemory). */
+export interface FetchMemory {
+  window: number;
+  /** undefined: the writes never let go of the body. */
+  lag: number | undefined;
+}
+
 /**
  * What a fetch keeps in memory, from a budget the fetches under way share. The window is the most
  * recently received data, so readers close behind need no disk read: alone, a fetch keeps 6 MiB, which
@@ -51,11 +58,21 @@ type State = 'running' | 'done' | 'failed';
  * readers share the upstream's pace, and the peak RSS stays bounded). The lag is how far the file's
  * writes may fall behind the body before they stop following it: twice the window, and never under
  * the 8 MiB that writes in flight and waiting normally reach, so this is a disk that is really behind.
+ *
+ * With more than DETACHING_FETCHES under way there is no lag (undefined): the writes never let go, and
+ * the body waits for them. Letting go costs a second request of the rest of the blob, which runs beside
+ * the first body: twice the upstream's work and the memory of both. For one pull that buys a client
+ * that never waits for the disk; with eight new files at once all eight let go within their first
+ * 20 MiB (the 4 threads that write them are shared), and the peak RSS rose from 172-185 MB to
+ * 230-266 MB (bench/README.md, bench:proxy).
  */
-export function fetchMemory(fetches: number): { window: number; lag: number } {
+export function fetchMemory(fetches: number): FetchMemory {
   const window = Math.max(2 << 20, Math.min(6 << 20, Math.floor((16 << 20) / Math.max(1, fetches))));
-  return { window, lag: Math.max(8 << 20, 2 * window) };
+  return { window, lag: fetches > DETACHING_FETCHES ? undefined : Math.max(8 << 20, 2 * window) };
 }
+
+/** The most fetches under way at which the writes of one may still let go of its body (fetchMemory). */
+const DETACHING_FETCHES = 2;
 
 /**
  * The body goes at the pace of the faster of the writes and the readers reading from memory: it is
@@ -140,7 +157,7 @@ export class BlobFetch {
     /** Where the body's blocks come from and go back to; readers' copies are lent from it too. */
     readonly pool: BufferPool,
     /** The memory it may keep now (fetchMemory of the fetches under way). */
-    private readonly memory: () => { window: number; lag: number },
+    private readonly memory: () => FetchMemory,
     onStored: (info: BlobInfo) => Promise<void>,
   ) {
     this.resetChange();
@@ -248,10 +265,13 @@ export class BlobFetch {
     const live = this.live;
     if (!live) return;
     // Attached, the writes hold the body back once they are behind by what memory keeps for readers,
-    // unless readers keep up (a reader out of memory would wait for the writes anyway); let go, the
+    // unless readers keep up and the writes may let go (a reader out of memory would wait for the
+    // writes anyway); let go, the
     // body waits only for a reader that would otherwise have to wait for the disk.
-    const writesBehind = live.fed - this.written > this.memory().window - (1 << 20);
-    const held = this.detachedAt === undefined ? writesBehind && !this.readersKeepUp() : !this.unpaced && this.readerFallsBehind();
+    const { window, lag } = this.memory();
+    const writesBehind = live.fed - this.written > window - (1 << 20);
+    const held =
+      this.detachedAt === undefined ? writesBehind && (lag === undefined || !this.readersKeepUp()) : !this.unpaced && this.readerFallsBehind();
     // One timer at a time sees whether a reader held the body PACE_MS without a break (a reader at the
     // edge of the window holds and lets go all the time: a timer each time is garbage for the GC).
     if (held && this.detachedAt !== undefined) {
@@ -423,7 +443,8 @@ export class BlobFetch {
         feed.push(chunk);
         live.fed += chunk.length;
         // The writes are far behind while readers read from memory: they stop following the body.
-        if (live.fed - this.written > this.memory().lag && this.readersInMemory()) {
+        const { lag } = this.memory();
+        if (lag !== undefined && live.fed - this.written > lag && this.readersInMemory()) {
           this.detachedAt = live.fed;
           live.hashBehind = false; // the digest waits for the second request now
           feed.push(null);
