@@ -49,6 +49,5 @@ USER 10001:10001
 # over HTTPS when CERT_FILE is set (the certificate is not checked: any name, self-signed).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "const e=process.env;require(e.CERT_FILE?'https':'http').get({host:'127.0.0.1',port:e.BIND_PORT||5000,path:'/v2/',rejectUnauthorized:false,timeout:4000},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"]
-# The V8 flag is the one bin/broken-reg.js's first line gives node (why: there).
-ENTRYPOINT ["node", "--initial-old-space-size=64", "/app/bin/broken-reg.js"]
+ENTRYPOINT ["node", "/app/bin/broken-reg.js"]
 CMD ["serve"]

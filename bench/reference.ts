@@ -7,10 +7,11 @@ import { createHash, randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { upload, type UploadResult } from './load.js';
-import { BIN, binNodeFlags } from './serve-process.js';
 
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/broken-reg.js');
 const MIB = 1024 * 1024;
 /** The PATCH size of a chunked push. */
 const CHUNK = 64 * MIB;
@@ -103,15 +104,15 @@ async function startProcess(name: string, command: string, args: string[], url: 
 }
 
 /**
- * `broken-reg serve` on a store, text request log to /dev/null as a user would run it (with the V8
- * flags its entry point sets); nodeArgs go to node before the script (e.g. --cpu-prof).
+ * `broken-reg serve` on a store, text request log to /dev/null as a user would run it; nodeArgs go to
+ * node before the script (e.g. --cpu-prof).
  */
 export async function startBrokenReg(store: string, args: string[] = [], nodeArgs: string[] = [], logFile?: string): Promise<ServerProcess> {
   const port = await freePort();
   return startProcess(
     'broken-reg',
     process.execPath,
-    [...binNodeFlags(), ...nodeArgs, BIN, 'serve', '--host', '127.0.0.1', '--port', String(port), '--store', store, '--log-format', 'text', ...args],
+    [...nodeArgs, BIN, 'serve', '--host', '127.0.0.1', '--port', String(port), '--store', store, '--log-format', 'text', ...args],
     `http://127.0.0.1:${port}`,
     '/v2/',
     logFile,

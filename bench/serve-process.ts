@@ -5,16 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/broken-reg.js');
-
-/**
- * The V8 flags bin/broken-reg.js's first line (`#!/usr/bin/env -S node ...`) gives node, which
- * `npm start` and the container image give it too: the server is measured as users start it.
- */
-export function binNodeFlags(): string[] {
-  const [first = ''] = fs.readFileSync(BIN, 'utf8').split('\n', 1);
-  return first.split(' ').filter((word) => word.startsWith('--'));
-}
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/broken-reg.js');
 
 export interface ServeProcess {
   url: string;
@@ -27,7 +18,7 @@ export interface ServeProcess {
 }
 
 export async function startServe(store: string, args: string[] = []): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [...binNodeFlags(), BIN, 'serve', '--port', '0', '--store', store, ...args], {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--store', store, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
   });
