@@ -12,7 +12,8 @@
 // not buffer for it, nor does it slow the clients down to its pace: once the writes are far enough
 // behind (fetchMemory's lag), they stop following the body, and when the body is done they go on from
 // where they stopped with a second request (a Range from that offset), as distribution's pull-through
-// cache stores from a second fetch. The running digest stops with the writes and goes on with the
+// cache stores from a second fetch. That is for one or two fetches at a time; with more, a second
+// request each would double the upstream's work and the memory, so their bodies wait for the writes. The running digest stops with the writes and goes on with the
 // second request's bytes, so what is stored is checked, each byte hashed once. The rest of the first
 // body goes to the readers unhashed, as from distribution's cache (clients check digests themselves):
 // hashing it as well took a second core's worth of work from a pull that is CPU-bound on two.
