@@ -13,10 +13,11 @@
 // behind (fetchMemory's lag), they stop following the body, and when the body is done they go on from
 // where they stopped with a second request (a Range from that offset), as distribution's pull-through
 // cache stores from a second fetch. That is for one or two fetches at a time; with more, a second
-// request each would double the upstream's work and the memory, so their bodies wait for the writes. The running digest stops with the writes and goes on with the
-// second request's bytes, so what is stored is checked, each byte hashed once. The rest of the first
-// body goes to the readers unhashed, as from distribution's cache (clients check digests themselves):
-// hashing it as well took a second core's worth of work from a pull that is CPU-bound on two.
+// request each would double the upstream's work and the memory, so their bodies wait for the writes.
+// The running digest stops with the writes and goes on with the second request's bytes, so what is
+// stored is checked, each byte hashed once. The rest of the first body goes to the readers unhashed,
+// as from distribution's cache (clients check digests themselves): hashing it as well took a second
+// core's worth of work from a pull that is CPU-bound on two.
 //
 // The body arrives in blocks from a pool (http1.ts reads the socket into them), and each block goes
 // back to the pool once nothing can hold it: out of the window readers copy from, and written to the
@@ -43,6 +44,9 @@ export interface BlobSource {
 export type OpenSource = (from: number) => Promise<BlobSource>;
 
 type State = 'running' | 'done' | 'failed';
+
+/** The most fetches under way at which the writes of one may still let go of its body (fetchMemory). */
+const DETACHING_FETCHES = 2;
 
 /** Bytes a fetch keeps for its readers (window), and how far its writes may fall behind (lag; see fetchMemory). */
 export interface FetchMemory {
@@ -71,9 +75,6 @@ export function fetchMemory(fetches: number): FetchMemory {
   const window = Math.max(2 << 20, Math.min(6 << 20, Math.floor((16 << 20) / Math.max(1, fetches))));
   return { window, lag: fetches > DETACHING_FETCHES ? undefined : Math.max(8 << 20, 2 * window) };
 }
-
-/** The most fetches under way at which the writes of one may still let go of its body (fetchMemory). */
-const DETACHING_FETCHES = 2;
 
 /**
  * The body goes at the pace of the faster of the writes and the readers reading from memory: it is
@@ -267,8 +268,8 @@ export class BlobFetch {
     if (!live) return;
     // Attached, the writes hold the body back once they are behind by what memory keeps for readers,
     // unless readers keep up and the writes may let go (a reader out of memory would wait for the
-    // writes anyway); let go, the
-    // body waits only for a reader that would otherwise have to wait for the disk.
+    // writes anyway); let go, the body waits only for a reader that would otherwise have to wait for
+    // the disk.
     const { window, lag } = this.memory();
     const writesBehind = live.fed - this.written > window - (1 << 20);
     const held =
