@@ -164,33 +164,26 @@ async function pushes(ours: Target, theirs: Target, sink: ServerProcess, blob: B
     // The first monolithic push puts the blob in t.big, where the GETs find it; every push goes to a
     // repository of its own.
     const repo = (t: Target, round: number) => (mode === 'monolithic' && round === 0 ? t.big : `${t.big}-${mode}-${round}`);
-    let [oursSeconds, theirSeconds, sinkSeconds, oursPeak, theirPeak] = [Infinity, Infinity, Infinity, 0, 0];
-    const methods = { ours: '', theirs: '' };
+    // The fastest push and the highest peak RSS of each registry over the rounds, and how it was pushed.
+    const best = new Map<Target, { seconds: number; peak: number; method: string }>();
+    const push = (t: Target, round: number) => async () => {
+      await flushDirtyPages();
+      t.server.resetPeak();
+      const pushed = await pushBigBlob(t.server.url, repo(t, round), blob, mode);
+      const soFar = best.get(t) ?? { seconds: Infinity, peak: 0, method: '' };
+      best.set(t, { seconds: Math.min(soFar.seconds, pushed.seconds), peak: Math.max(soFar.peak, t.server.peakRss()), method: pushed.method });
+    };
+    let sinkSeconds = Infinity;
     for (let round = 0; round < ROUNDS; round++) {
-      await inTurn(round, [
-        async () => {
-          await flushDirtyPages();
-          ours.server.resetPeak();
-          const push = await pushBigBlob(ours.server.url, repo(ours, round), blob, mode);
-          oursPeak = Math.max(oursPeak, ours.server.peakRss());
-          oursSeconds = Math.min(oursSeconds, push.seconds);
-          methods.ours = push.method;
-        },
-        async () => {
-          await flushDirtyPages();
-          theirs.server.resetPeak();
-          const push = await pushBigBlob(theirs.server.url, repo(theirs, round), blob, mode);
-          theirPeak = Math.max(theirPeak, theirs.server.peakRss());
-          theirSeconds = Math.min(theirSeconds, push.seconds);
-          methods.theirs = push.method;
-        },
-      ]);
+      await inTurn(round, [push(ours, round), push(theirs, round)]);
       sinkSeconds = Math.min(sinkSeconds, (await pushBigBlob(sink.url, `sink-${round}`, blob, mode)).seconds);
-      if (round === 0) console.error(`  ${mode}: broken-reg ${methods.ours}; distribution ${methods.theirs}`);
+      if (round === 0) console.error(`  ${mode}: broken-reg ${best.get(ours)?.method}; distribution ${best.get(theirs)?.method}`);
     }
+    const [oursBest, theirBest] = [best.get(ours), best.get(theirs)];
+    if (!oursBest || !theirBest) throw new Error('internal: a push round measured nothing');
     const mbps = (seconds: number) => blob.size / seconds / 1e6;
-    addRatioRow(`${BIG / MIB} MiB push, ${mode}`, 'MB/s', mbps(oursSeconds), mbps(theirSeconds), 3, mbps(sinkSeconds));
-    addMemoryRow(`peak RSS, ${mode} push`, oursPeak, theirPeak);
+    addRatioRow(`${BIG / MIB} MiB push, ${mode}`, 'MB/s', mbps(oursBest.seconds), mbps(theirBest.seconds), 3, mbps(sinkSeconds));
+    addMemoryRow(`peak RSS, ${mode} push`, oursBest.peak, theirBest.peak);
   }
 }
 
