@@ -94,7 +94,8 @@ function addRatioRow(figure: string, unit: Row['unit'], ours: number, distributi
  * second always slower"), so over the rounds each server takes each place.
  */
 async function inTurn(round: number, measurements: (() => Promise<void>)[]): Promise<void> {
-  for (let index = 0; index < measurements.length; index++) await (measurements[(round + index) % measurements.length] as () => Promise<void>)();
+  const first = round % measurements.length;
+  for (const measure of [...measurements.slice(first), ...measurements.slice(0, first)]) await measure();
 }
 
 async function requestRates(ours: Target, theirs: Target, nginx: ServerProcess): Promise<void> {
@@ -122,25 +123,23 @@ async function blobGets(ours: Target, theirs: Target, nginx: ServerProcess, blob
   // request rates ran, and what is measured is serving, not the disk.
   for (const url of [blobUrl(ours), blobUrl(theirs), `${nginx.url}/big`]) await download(url, 1, blob.size);
   for (const parallel of [1, 8]) {
-    let [oursRate, theirRate, nginxRate, oursPeak, theirPeak] = [0, 0, 0, 0, 0];
+    // The best rate and the highest peak RSS of each registry over the rounds.
+    const best = new Map<Target, { rate: number; peak: number }>();
+    const get = (t: Target) => async () => {
+      t.server.resetPeak();
+      const { bytesPerSecond } = await download(blobUrl(t), parallel, blob.size);
+      const soFar = best.get(t) ?? { rate: 0, peak: 0 };
+      best.set(t, { rate: Math.max(soFar.rate, bytesPerSecond), peak: Math.max(soFar.peak, t.server.peakRss()) });
+    };
+    let nginxRate = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      await inTurn(round, [
-        async () => {
-          ours.server.resetPeak();
-          oursRate = Math.max(oursRate, (await download(blobUrl(ours), parallel, blob.size)).bytesPerSecond);
-          oursPeak = Math.max(oursPeak, ours.server.peakRss());
-        },
-        async () => {
-          theirs.server.resetPeak();
-          theirRate = Math.max(theirRate, (await download(blobUrl(theirs), parallel, blob.size)).bytesPerSecond);
-          theirPeak = Math.max(theirPeak, theirs.server.peakRss());
-        },
-        async () => void (nginxRate = Math.max(nginxRate, (await download(`${nginx.url}/big`, parallel, blob.size)).bytesPerSecond)),
-      ]);
+      await inTurn(round, [get(ours), get(theirs), async () => void (nginxRate = Math.max(nginxRate, (await download(`${nginx.url}/big`, parallel, blob.size)).bytesPerSecond))]);
     }
+    const [oursBest, theirBest] = [best.get(ours), best.get(theirs)];
+    if (!oursBest || !theirBest) throw new Error('internal: a GET round measured nothing');
     const label = parallel === 1 ? 'one stream' : `${parallel} parallel`;
-    addRatioRow(`${BIG / MIB} MiB blob GET, ${label}`, 'MB/s', oursRate / 1e6, theirRate / 1e6, 1, nginxRate / 1e6, 0.6);
-    if (parallel > 1) addMemoryRow(`peak RSS, ${parallel} parallel GETs`, oursPeak, theirPeak);
+    addRatioRow(`${BIG / MIB} MiB blob GET, ${label}`, 'MB/s', oursBest.rate / 1e6, theirBest.rate / 1e6, 1, nginxRate / 1e6, 0.6);
+    if (parallel > 1) addMemoryRow(`peak RSS, ${parallel} parallel GETs`, oursBest.peak, theirBest.peak);
   }
 }
 

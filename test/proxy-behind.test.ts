@@ -278,5 +278,6 @@ test('with more than two fetches under way, the writes never let go: each body w
     assert.ok(await eventually(async () => Boolean(await storedBytes(proxy, 'many', blob)), 500));
     assert.equal(sha256((await storedBytes(proxy, 'many', blob))!), blob.digest);
   }
+  assert.deepEqual(requests.map(({ digest }) => digest).sort(), blobs.map(({ digest }) => digest).sort(), 'each blob requested once');
   assert.deepEqual(requests.map(({ range }) => range), [undefined, undefined, undefined], 'one request per blob: the writes never let go');
 });
