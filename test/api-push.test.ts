@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import {
@@ -162,6 +163,31 @@ test('chunked PATCH without Content-Range (streamed) then an empty PUT', async (
   const put = await call(registry, withDigest(location, blob.digest), { method: 'PUT' });
   assert.equal(put.status, 201);
   await expectBlob(registry, REPO, blob);
+});
+
+test("a pushed body's memory is freed as soon as it is in the file, monolithic and chunked", async (t) => {
+  const registry = await startRegistry(t);
+  // The same chunk objects the server reads, seen from a second listener (paused at once, so that
+  // nothing flows before the handler reads the body itself).
+  const seen: Uint8Array[] = [];
+  registry.server.server.on('request', (req: IncomingMessage) => {
+    if (req.method === 'GET' || req.method === 'HEAD') return;
+    req.on('data', (chunk: Uint8Array) => seen.push(chunk));
+    req.pause();
+  });
+  const blob = randomContent(4_000_000, 31);
+  const post = await call(registry, `/v2/${REPO}/blobs/uploads/?digest=${blob.digest}`, { method: 'POST', body: blob.bytes });
+  assert.equal(post.status, 201);
+  const { location } = await startUpload(registry);
+  const patch = await call(registry, location, { method: 'PATCH', body: blob.bytes.subarray(0, 3_000_000) });
+  assert.equal(patch.status, 202);
+  const put = await call(registry, withDigest(patch.headers.get('location') ?? '', blob.digest), { method: 'PUT', body: blob.bytes.subarray(3_000_000) });
+  assert.equal(put.status, 201);
+  await expectBlob(registry, REPO, blob);
+  const received = seen.length;
+  assert.ok(received > 3, `the bodies came in chunks (${received})`);
+  const kept = seen.filter((chunk) => chunk.byteLength > 0);
+  assert.deepEqual(kept.map((chunk) => chunk.byteLength), [], 'every chunk of the three bodies is detached once written');
 });
 
 /** Stops the store's hashing thread as a crash would; returns false when none was running. */

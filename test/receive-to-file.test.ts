@@ -2,12 +2,14 @@
 // a body that is already gone is an error at once, never a wait that does not end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { markAsUntransferable } from 'node:worker_threads';
 import { makeTempDir } from './helpers/registry.js';
 import { planWrites, receiveToFile } from '../src/store/receive-to-file.js';
+import { chunkFreer, ownedByReader } from '../src/store/owned-chunks.js';
 
 async function openTemp(t: Parameters<typeof makeTempDir>[0]) {
   const file = path.join(await makeTempDir(t), 'data');
@@ -65,6 +67,49 @@ test('chunks larger and smaller than one write land whole and in order', async (
   const received = await receiveToFile(Readable.from(chunks), handle, 0);
   assert.equal(received, sizes.reduce((sum, size) => sum + size, 0));
   assert.deepEqual(await fs.readFile(file), Buffer.concat(chunks));
+});
+
+test("a stream marked as its reader's has its chunks freed once written; other sources keep theirs", async (t) => {
+  const wholeChunks = () => Array.from({ length: 64 }, () => randomFillSync(Buffer.allocUnsafeSlow(65_536)));
+  const shared = randomFillSync(Buffer.allocUnsafeSlow(200_000));
+  const sharedBefore = Buffer.from(shared);
+  const part = shared.subarray(50_000, 150_000); // a view of part of a buffer: never freed
+
+  const owned = wholeChunks();
+  const expected = Buffer.concat([...owned, part]);
+  const before = process.memoryUsage().arrayBuffers;
+  const { file, handle } = await openTemp(t);
+  let reported = 0;
+  const received = await receiveToFile(ownedByReader(Readable.from([...owned, part])), handle, 0, (_end, chunks) => {
+    for (const chunk of chunks) reported += chunk.byteLength; // still whole while written() runs
+  });
+  const after = process.memoryUsage().arrayBuffers;
+  assert.equal(received, expected.length);
+  assert.equal(reported, expected.length);
+  assert.deepEqual(await fs.readFile(file), expected);
+  assert.ok(owned.every((chunk) => chunk.byteLength === 0), 'every whole chunk is detached');
+  assert.ok(before - after >= 3 * 2 ** 20, `and its memory is gone while the test still holds the chunks (${before} -> ${after})`);
+  assert.deepEqual(shared, sharedBefore, 'a buffer shared with a part written is left whole');
+
+  const kept = wholeChunks();
+  const other = await openTemp(t);
+  await receiveToFile(Readable.from(kept), other.handle, 0);
+  assert.ok(kept.every((chunk) => chunk.byteLength === 65_536), 'an unmarked stream keeps its chunks');
+  const iterated = wholeChunks();
+  await receiveToFile(ownedByReader((async function* () { yield* iterated; })()), other.handle, 0);
+  assert.ok(iterated.every((chunk) => chunk.byteLength === 65_536), 'so does a marked source that is not a stream');
+});
+
+test('chunks that cannot be transferred are left as they are, beside the ones freed, without an error', () => {
+  const free = chunkFreer();
+  const movable = Buffer.allocUnsafeSlow(1_024);
+  const untransferable = Buffer.allocUnsafeSlow(1_024);
+  markAsUntransferable(untransferable.buffer);
+  const shared = new Uint8Array(new SharedArrayBuffer(1_024));
+  free([movable, untransferable, shared]);
+  assert.equal(movable.byteLength, 0);
+  assert.equal(untransferable.byteLength, 1_024);
+  assert.equal(shared.byteLength, 1_024);
 });
 
 test('a write that fails rejects the body with the error', async (t) => {

@@ -18,6 +18,7 @@ import { countReceived, watchRequest, type RequestLog, type RequestNotes } from 
 import { warningHeaders } from './warnings.js';
 import type { Endpoint } from '../http/endpoint.js';
 import { readBody } from '../http/request.js';
+import { ownedByReader } from '../store/owned-chunks.js';
 import type { Guard } from '../auth/guard.js';
 import { isControlPath, type ControlPlane } from '../control/plane.js';
 import type { RuleSet } from '../control/rules.js';
@@ -142,7 +143,9 @@ class Context implements RequestContext {
     private readonly pool: ChunkPool,
     private readonly notes: RequestNotes,
   ) {
-    this.body = req;
+    // Node's parser keeps none of a body's chunks once it hands them over, so a blob written from
+    // the request frees each chunk's memory as soon as it is in the file (store/owned-chunks.ts).
+    this.body = ownedByReader(req);
   }
 
   note(fact: string): void {

@@ -7,6 +7,7 @@
 // WriteStream did the same work with more per-chunk overhead and less overlap.
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { chunkFreer, isOwnedByReader } from './owned-chunks.js';
 
 /**
  * The body is paused while this much waits for the disk. With the batch being written it bounds the
@@ -33,8 +34,8 @@ const WRITES_IN_FLIGHT = 2;
 /**
  * Reads source to its end, writing it to the open file at position onwards, and calls written(end,
  * chunks) each time the bytes before end are in the file, chunks being the ones just written (the
- * caller may keep them: they are not used again here). Resolves with the number of bytes received, all of
- * them written. On failure (the
+ * caller may keep them, unless source is a stream marked ownedByReader: its chunks are freed once
+ * written returns). Resolves with the number of bytes received, all of them written. On failure (the
  * body cut off, a write error) it rejects only once no write is in flight, so the caller may cut the
  * file back at once; the source is paused, not destroyed, so an error response can still be sent.
  *
@@ -49,6 +50,7 @@ export function receiveToFile(
   written: (end: number, chunks: readonly Uint8Array[]) => void = () => undefined,
 ): Promise<number> {
   const body = isReadable(source) ? source : Readable.from(source, { objectMode: false });
+  const free = body === source && isOwnedByReader(body) ? chunkFreer() : undefined;
   return new Promise<number>((resolve, reject) => {
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
@@ -120,6 +122,7 @@ export function receiveToFile(
           writing = false;
           if (failure) return reject(failure.error);
           written(position, batch);
+          free?.(batch);
           schedule();
         },
         (error: unknown) => {
