@@ -106,8 +106,10 @@ test('chunks that cannot be transferred are left as they are, beside the ones fr
   const untransferable = Buffer.allocUnsafeSlow(1_024);
   markAsUntransferable(untransferable.buffer);
   const shared = new Uint8Array(new SharedArrayBuffer(1_024));
-  free([movable, untransferable, shared]);
-  assert.equal(movable.byteLength, 0);
+  const detached = Buffer.allocUnsafeSlow(1_024);
+  structuredClone(detached.buffer, { transfer: [detached.buffer] });
+  free([detached, movable, untransferable, shared]);
+  assert.equal(movable.byteLength, 0, 'freed beside a chunk already detached');
   assert.equal(untransferable.byteLength, 1_024);
   assert.equal(shared.byteLength, 1_024);
 });

@@ -2,7 +2,7 @@
 // garbage collector. Node's HTTP parser hands over every piece of a body as a new buffer of its own
 // (up to 64 KiB, 16,384 per GiB) and keeps none of them. V8 counts that memory until a collection
 // finds it dead, and counts it against the old generation's room too: at a push's pace that was
-// 36–80 full collections per GiB, a CPU-second of V8's threads, and 16–47 MB of dead buffers
+// 20–42 full collections per GiB, a CPU-second of V8's threads, and 16–47 MB of dead buffers
 // (bench/README.md, bench:registry). A buffer transferred through a closed MessagePort is detached
 // and its memory dropped there and then: a message to a closed port is still serialized, transfers
 // included, and then discarded, as the HTML structured-clone rules that Node follows say.
@@ -24,9 +24,12 @@ export function isOwnedByReader(stream: object): boolean {
   return (stream as { [OWNED]?: true })[OWNED] === true;
 }
 
-/** Frees chunks now; only whole buffers (a view of part of one may share it) and only ArrayBuffers. */
 export type FreeChunks = (chunks: readonly Uint8Array[]) => void;
 
+/**
+ * A function that frees chunks now: only those that are all of an ArrayBuffer (a view of part of one
+ * may share it with bytes still in use), and not one already detached.
+ */
 export function chunkFreer(): FreeChunks {
   const { port1, port2 } = new MessageChannel();
   port1.close();
@@ -35,7 +38,7 @@ export function chunkFreer(): FreeChunks {
     const buffers: ArrayBuffer[] = [];
     for (const chunk of chunks) {
       const memory = chunk.buffer;
-      if (memory instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === memory.byteLength) buffers.push(memory);
+      if (memory instanceof ArrayBuffer && memory.byteLength > 0 && chunk.byteOffset === 0 && chunk.byteLength === memory.byteLength) buffers.push(memory);
     }
     if (buffers.length === 0) return;
     try {
