@@ -1,8 +1,31 @@
 // What /proc says of a process: CPU seconds (the whole process, or each thread by name) and the peak
-// resident set (VmHWM), which clear_refs resets. Linux only; elsewhere the figures read 0.
+// resident set (VmHWM), which clear_refs resets; and of the machine, the CPU time its host stole.
+// Linux only; elsewhere the figures read 0.
 import fs from 'node:fs';
 
 const TICKS = 100; // USER_HZ on Linux
+
+/** The machine's CPU time so far, all CPUs together, from /proc/stat's first line (ticks). */
+export interface MachineTime {
+  total: number;
+  /** Time the hypervisor ran something else while this guest had work: the VM's noise. */
+  steal: number;
+}
+
+export function machineTime(): MachineTime {
+  try {
+    const fields = (fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+    return { total: fields.reduce((sum, value) => sum + (value || 0), 0), steal: fields[7] || 0 };
+  } catch {
+    return { total: 0, steal: 0 };
+  }
+}
+
+/** The share (0..1) of the machine's CPU time between two readings that the host took away. */
+export function stealShare(before: MachineTime, after: MachineTime): number {
+  const total = after.total - before.total;
+  return total > 0 ? (after.steal - before.steal) / total : 0;
+}
 
 /** utime + stime of a /proc stat line, in seconds; children (cutime, cstime) too when asked. */
 function statSeconds(text: string, children: boolean): number {

@@ -12,7 +12,8 @@
 //   manifest GETs while 1,000 broken/timeout:dur-30s requests are held open: >= 80% of the rate without
 //
 // Each figure is measured on broken-reg, distribution and nginx one after the other, in rounds (the
-// machine is shared: the best round of each counts, and the load average is printed beside it).
+// machine is shared: the best round of each counts, and the load average and the host's CPU steal
+// while it was measured are printed beside it).
 //
 //   npm run bench:registry [-- seconds [rounds [size]]]   (node dist/bench/registry.js ...)
 //     seconds: each wrk run (default 10); rounds: default 2; size: the big blob in MiB (default 1024)
@@ -39,6 +40,7 @@ import {
   type PushMode,
   type ServerProcess,
 } from './reference.js';
+import { machineTime, stealShare } from './proc.js';
 
 const MIB = 1024 * 1024;
 const SECONDS = Number(process.argv[2] ?? 10);
@@ -58,10 +60,20 @@ interface Row {
   target: string;
   pass: boolean;
   load: number;
+  /** CPU steal (%) between the row before and this one, while its figure was measured (a memory row: its phase's). */
+  steal: number;
 }
 
 const rows: Row[] = [];
 const load = () => os.loadavg()[0] ?? 0;
+let lastReading = machineTime();
+/** The host's CPU steal (%) since the last call: each row's share of the time it took to measure. */
+function steal(): number {
+  const now = machineTime();
+  const share = stealShare(lastReading, now);
+  lastReading = now;
+  return share * 100;
+}
 
 /** The repository names each server uses for the same content. */
 interface Target {
@@ -84,7 +96,7 @@ function addRatioRow(figure: string, unit: Row['unit'], ours: number, distributi
     pass &&= ours >= ceilingMinimum * ceiling;
     target += `, >= ${ceilingMinimum}x nginx`;
   }
-  rows.push({ figure, unit, ours, distribution, ceiling, target, pass, load: load() });
+  rows.push({ figure, unit, ours, distribution, ceiling, target, pass, load: load(), steal: steal() });
   console.error(`  ${figure}: ${format(ours, unit)} vs ${format(distribution, unit)}${ceiling ? ` (ceiling ${format(ceiling, unit)})` : ''}`);
 }
 
@@ -154,7 +166,7 @@ async function flushDirtyPages(): Promise<void> {
 }
 
 function addMemoryRow(figure: string, oursPeak: number, theirPeak: number): void {
-  rows.push({ figure, unit: 'MB', ours: oursPeak / 1e6, distribution: theirPeak / 1e6, target: '< 150 MB', pass: oursPeak > 0 && oursPeak < 150e6, load: load() });
+  rows.push({ figure, unit: 'MB', ours: oursPeak / 1e6, distribution: theirPeak / 1e6, target: '< 150 MB', pass: oursPeak > 0 && oursPeak < 150e6, load: load(), steal: rows.at(-1)?.steal ?? steal() });
 }
 
 async function pushes(ours: Target, theirs: Target, sink: ServerProcess, blob: BigBlob): Promise<void> {
@@ -204,7 +216,7 @@ async function heldTimeouts(ours: Target): Promise<void> {
     }
   }
   const share = (during / without) * 100;
-  rows.push({ figure: `manifest GET with ${HELD} dur-30s held`, unit: '%', ours: share, target: '>= 80% of without', pass: share >= 80, load: load() });
+  rows.push({ figure: `manifest GET with ${HELD} dur-30s held`, unit: '%', ours: share, target: '>= 80% of without', pass: share >= 80, load: load(), steal: steal() });
   console.error(`  held: ${during.toFixed(0)} req/s vs ${without.toFixed(0)} req/s without`);
 }
 
@@ -215,7 +227,7 @@ function format(value: number | undefined, unit: Row['unit']): string {
 }
 
 function printTable(): void {
-  const header = ['figure', 'broken-reg', 'distribution', 'ratio', 'ceiling', 'of ceiling', 'target', 'load', 'result'];
+  const header = ['figure', 'broken-reg', 'distribution', 'ratio', 'ceiling', 'of ceiling', 'target', 'load', 'steal', 'result'];
   const lines = rows.map((row) => [
     row.figure,
     format(row.ours, row.unit),
@@ -225,6 +237,7 @@ function printTable(): void {
     row.ceiling ? `${(row.ours / row.ceiling).toFixed(2)}x` : '-',
     row.target,
     row.load.toFixed(1),
+    `${row.steal.toFixed(0)}%`,
     row.pass ? 'PASS' : 'FAIL',
   ]);
   const widths = header.map((title, i) => Math.max(title.length, ...lines.map((line) => (line[i] ?? '').length)));
@@ -234,7 +247,7 @@ function printTable(): void {
   for (const line of lines) console.log(render(line));
   const failed = rows.filter((row) => !row.pass).length;
   console.log('ceiling: nginx (sendfile) serving the same file for GET and HEAD; for pushes a Node server that reads the body and keeps nothing');
-  console.log('load: 1-minute load average when the figure was taken; figures are the best of the rounds, each server measured in turn, a different one first each round');
+  console.log('load: 1-minute load average when the figure was taken; steal: share of the CPU time the host took while the figure was measured; figures are the best of the rounds, each server measured in turn, a different one first each round');
   console.log(`\n${rows.length - failed} of ${rows.length} targets met`);
 }
 
